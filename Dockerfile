@@ -1,0 +1,37 @@
+# CPU-only image of the recommender: web (gunicorn) or worker, same image.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    # One thread per process for BLAS/OpenMP; torch's own thread count is set
+    # deliberately by the service and the worker.
+    OMP_NUM_THREADS=1 \
+    MKL_NUM_THREADS=1 \
+    DATA_DIR=/var/lib/recommender/data \
+    MODELS_DIR=/var/lib/recommender/models \
+    STATIC_ROOT=/app/staticfiles
+
+WORKDIR /app
+
+# The CPU build of torch from PyTorch's own index (PyPI's default is a CUDA
+# build of several GB); then the project and its other dependencies.
+RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu "torch==2.13.0"
+COPY pyproject.toml README.md ./
+COPY recommender ./recommender
+COPY accounts ./accounts
+COPY catalog ./catalog
+COPY ratings ./ratings
+COPY gnn ./gnn
+RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu .
+COPY . .
+
+RUN useradd --system --create-home --uid 10001 app \
+    && mkdir -p /var/lib/recommender/data /var/lib/recommender/models /app/staticfiles \
+    && chown -R app:app /var/lib/recommender /app/staticfiles
+USER app
+
+EXPOSE 8000
+# bootstrap: migrate, collect static files, import MovieLens on first start.
+CMD ["sh", "-c", "python manage.py bootstrap && exec gunicorn recommender.wsgi --bind 0.0.0.0:8000 --workers 2 --threads 4"]

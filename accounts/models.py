@@ -1,0 +1,73 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+
+class Gender(models.TextChoices):
+    MALE = "M", "Male"
+    FEMALE = "F", "Female"
+    OTHER = "O", "Other"
+
+
+class Occupation(models.TextChoices):
+    """The 21 occupations of MovieLens 100K (u.occupation), in its order."""
+
+    ADMINISTRATOR = "administrator", "Administrator"
+    ARTIST = "artist", "Artist"
+    DOCTOR = "doctor", "Doctor"
+    EDUCATOR = "educator", "Educator"
+    ENGINEER = "engineer", "Engineer"
+    ENTERTAINMENT = "entertainment", "Entertainment"
+    EXECUTIVE = "executive", "Executive"
+    HEALTHCARE = "healthcare", "Healthcare"
+    HOMEMAKER = "homemaker", "Homemaker"
+    LAWYER = "lawyer", "Lawyer"
+    LIBRARIAN = "librarian", "Librarian"
+    MARKETING = "marketing", "Marketing"
+    NONE = "none", "None"
+    OTHER = "other", "Other"
+    PROGRAMMER = "programmer", "Programmer"
+    RETIRED = "retired", "Retired"
+    SALESMAN = "salesman", "Sales"
+    SCIENTIST = "scientist", "Scientist"
+    STUDENT = "student", "Student"
+    TECHNICIAN = "technician", "Technician"
+    WRITER = "writer", "Writer"
+
+
+class Source(models.TextChoices):
+    SIGNUP = "signup", "Sign-up"
+    MOVIELENS = "movielens", "MovieLens import"
+
+
+class User(AbstractUser):
+    """A member. Demographics feed the recommender's cold start.
+
+    They are optional at the database level only so that staff accounts made
+    with createsuperuser need none; the sign-up form and the API require them.
+    """
+
+    MIN_AGE = 1
+    MAX_AGE = 120
+
+    age = models.PositiveSmallIntegerField(null=True, blank=True)
+    gender = models.CharField(max_length=1, choices=Gender.choices, blank=True)
+    occupation = models.CharField(max_length=20, choices=Occupation.choices, blank=True)
+    zip_code = models.CharField(max_length=10, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.SIGNUP)
+    movielens_id = models.PositiveIntegerField(null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(age__isnull=True) | Q(age__gte=1, age__lte=120),
+                name="user_age_between_1_and_120",
+            ),
+            models.CheckConstraint(
+                condition=Q(gender__in=["", *Gender.values]),
+                name="user_gender_known",
+            ),
+        ]
+
+    def __str__(self):
+        return self.username

@@ -1,0 +1,52 @@
+from collections.abc import Iterable
+
+from django.contrib.auth.hashers import make_password
+
+from accounts.models import Source, User
+
+
+def movielens_username(movielens_id: int) -> str:
+    return f"movielens-{movielens_id}"
+
+
+def users_import_movielens(*, records: Iterable) -> int:
+    """Create the MovieLens users not yet imported; returns how many were new.
+
+    They can never log in (unusable password); they exist so that their
+    ratings train the model like anyone else's.
+    """
+    existing = set(
+        User.objects.filter(movielens_id__isnull=False).values_list("movielens_id", flat=True)
+    )
+    new = [record for record in records if record.movielens_id not in existing]
+    if not new:
+        return 0
+    usernames = {movielens_username(record.movielens_id) for record in new}
+    taken = set(User.objects.filter(username__in=usernames).values_list("username", flat=True))
+    if taken:
+        raise ValueError(
+            f"usernames reserved for MovieLens users are taken: {', '.join(sorted(taken)[:5])}"
+        )
+    unusable = make_password(None)
+    User.objects.bulk_create(
+        [
+            User(
+                username=movielens_username(record.movielens_id),
+                password=unusable,
+                age=record.age,
+                gender=record.gender,
+                occupation=record.occupation,
+                zip_code=record.zip_code,
+                source=Source.MOVIELENS,
+                movielens_id=record.movielens_id,
+            )
+            for record in new
+        ],
+        batch_size=1000,
+    )
+    return len(new)
+
+
+def movielens_user_ids() -> dict[int, int]:
+    """MovieLens user id -> our primary key."""
+    return dict(User.objects.filter(movielens_id__isnull=False).values_list("movielens_id", "pk"))

@@ -1,0 +1,75 @@
+from django.db import models
+from django.utils import timezone
+
+# The 19 genres of MovieLens 100K (u.genre), in the order of u.item's flags.
+MOVIELENS_GENRES = (
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
+
+
+class Genre(models.Model):
+    name = models.CharField(max_length=40, unique=True)
+    slug = models.SlugField(max_length=40, unique=True)
+    # Index of the genre's flag in u.item; also the model's feature column.
+    position = models.PositiveSmallIntegerField(unique=True)
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self):
+        return self.name
+
+
+class MovieQuerySet(models.QuerySet):
+    def visible(self):
+        return self.filter(is_visible=True)
+
+
+class Movie(models.Model):
+    title = models.CharField(max_length=255)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    release_date = models.DateField(null=True, blank=True)
+    genres = models.ManyToManyField(Genre, related_name="movies", blank=True)
+    imdb_url = models.URLField("IMDb URL", max_length=500, blank=True)
+    is_visible = models.BooleanField(
+        "visible", default=True, help_text="Hidden movies are never listed or recommended."
+    )
+    movielens_id = models.PositiveIntegerField(null=True, blank=True, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MovieQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["title", "id"]
+        indexes = [
+            models.Index(fields=["title"], name="movie_title_idx"),
+            models.Index(fields=["year"], name="movie_year_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(year__isnull=True) | models.Q(year__gte=1870, year__lte=2100),
+                name="movie_year_plausible",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.year})" if self.year else self.title

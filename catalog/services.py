@@ -1,0 +1,44 @@
+from collections.abc import Iterable
+
+from catalog.models import Genre, Movie
+
+
+def movies_import_movielens(*, records: Iterable) -> int:
+    """Create the MovieLens movies not yet imported, with their genres."""
+    existing = set(
+        Movie.objects.filter(movielens_id__isnull=False).values_list("movielens_id", flat=True)
+    )
+    new = [record for record in records if record.movielens_id not in existing]
+    if not new:
+        return 0
+    genre_ids = dict(Genre.objects.values_list("position", "pk"))
+    Movie.objects.bulk_create(
+        [
+            Movie(
+                title=record.title,
+                year=record.year,
+                release_date=record.release_date,
+                imdb_url=record.imdb_url,
+                movielens_id=record.movielens_id,
+            )
+            for record in new
+        ],
+        batch_size=1000,
+    )
+    # bulk_create returns no primary keys on every backend; read them back.
+    movie_ids = movielens_movie_ids()
+    Through = Movie.genres.through
+    Through.objects.bulk_create(
+        [
+            Through(movie_id=movie_ids[record.movielens_id], genre_id=genre_ids[position])
+            for record in new
+            for position in record.genre_positions
+        ],
+        batch_size=2000,
+    )
+    return len(new)
+
+
+def movielens_movie_ids() -> dict[int, int]:
+    """MovieLens movie id -> our primary key."""
+    return dict(Movie.objects.filter(movielens_id__isnull=False).values_list("movielens_id", "pk"))

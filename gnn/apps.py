@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GnnConfig(AppConfig):
+    name = "gnn"
+    verbose_name = "Recommender model"

@@ -1,0 +1,24 @@
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from catalog.models import Movie
+
+
+class Command(BaseCommand):
+    help = (
+        "Make a fresh checkout serve: apply migrations, collect static files "
+        "(production), and import MovieLens 100K when the catalogue is empty. "
+        "Safe to run on every start."
+    )
+
+    def handle(self, *args, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        if not settings.DEBUG:
+            # Production serves hashed static files through WhiteNoise.
+            call_command("collectstatic", interactive=False, verbosity=0)
+        if Movie.objects.filter(movielens_id__isnull=False).exists():
+            self.stdout.write("MovieLens is already imported.")
+        else:
+            self.stdout.write("Importing MovieLens 100K (first start only)...")
+            call_command("seed_movielens", stdout=self.stdout, stderr=self.stderr)

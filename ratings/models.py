@@ -1,0 +1,34 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Rating(models.Model):
+    MIN_VALUE = 1
+    MAX_VALUE = 5
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ratings"
+    )
+    movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="ratings")
+    value = models.PositiveSmallIntegerField()
+    # Plain defaults rather than auto_now(_add) so that imports keep the
+    # original MovieLens timestamps; the ratings service stamps updates.
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(value__gte=1, value__lte=5), name="rating_value_between_1_and_5"
+            ),
+            models.UniqueConstraint(fields=["user", "movie"], name="one_rating_per_user_and_movie"),
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], name="rating_created_idx"),
+            models.Index(fields=["user", "-updated_at"], name="rating_user_recent_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} rated {self.movie}: {self.value}"

@@ -1,0 +1,32 @@
+"""Test settings: the real settings with only what tests need changed."""
+
+import os
+
+# Tests never run with a production secret; give them a fixed one so the real
+# settings (which refuse to start without SECRET_KEY when DEBUG is off) load.
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+
+from recommender.settings import *  # noqa: F403
+from recommender.settings import DATABASES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "tests",
+    }
+}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Several test processes (CI runs SQLite and PostgreSQL suites) must not
+    # share one test database.
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
+        "TEST_DATABASE_NAME", "test_recommender"
+    )
+
+# Static files straight from the finders: no collectstatic before a test run.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_AUTOREFRESH = True

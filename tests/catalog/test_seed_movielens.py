@@ -1,0 +1,251 @@
+import hashlib
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from catalog.models import Genre, Movie
+from ratings.models import Rating
+
+User = get_user_model()
+
+
+def seed(*args, **options) -> str:
+    out = io.StringIO()
+    call_command("seed_movielens", *args, stdout=out, stderr=io.StringIO(), **options)
+    return out.getvalue()
+
+
+def snapshot():
+    """Everything an import could change, in a comparable form."""
+    return (
+        sorted(Movie.objects.values_list("movielens_id", "title", "year")),
+        sorted(User.objects.values_list("username", "age", "occupation")),
+        sorted(Rating.objects.values_list("user__username", "movie__movielens_id", "value")),
+    )
+
+
+def zip_of(directory: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(directory.iterdir()):
+            archive.write(file, f"ml-100k/{file.name}")
+    return dest
+
+
+def data_lines(directory: Path, name: str) -> list[str]:
+    return (directory / name).read_text(encoding="latin-1").splitlines()
+
+
+@pytest.mark.django_db
+def test_import_of_the_fixtures_creates_every_movie_user_and_rating(synthetic_dir, settings):
+    output = seed(source=str(synthetic_dir))
+
+    assert Movie.objects.count() == 60
+    assert User.objects.filter(source="movielens").count() == 40
+    assert Rating.objects.count() == len(data_lines(synthetic_dir, "u.data")) == 736
+    assert "Imported 60 movies, 40 users, 736 ratings" in output
+
+
+@pytest.mark.django_db
+def test_import_parses_titles_years_genres_and_timestamps(synthetic_dir):
+    seed(source=str(synthetic_dir))
+
+    first = Movie.objects.get(movielens_id=1)
+    assert (first.title, first.year) == ("The Wild Garden", 1955)
+    assert first.release_date.isoformat() == "1955-03-15"
+    assert [g.name for g in first.genres.all()] == ["Horror"]
+    assert first.imdb_url.startswith("http://us.imdb.com/")
+    unknown = Movie.objects.get(movielens_id=60)
+    assert unknown.year is None and [g.name for g in unknown.genres.all()] == ["unknown"]
+
+    user, movie, value, stamp = data_lines(synthetic_dir, "u.data")[0].split("\t")
+    rating = Rating.objects.get(user__movielens_id=user, movie__movielens_id=movie)
+    assert rating.value == int(value)
+    assert rating.created_at.timestamp() == int(stamp)
+    member = User.objects.get(movielens_id=1)
+    assert not member.has_usable_password()
+    assert Genre.objects.count() == 19
+
+
+@pytest.mark.django_db
+def test_second_import_adds_nothing_and_says_so(synthetic_dir):
+    seed(source=str(synthetic_dir))
+    before = snapshot()
+
+    output = seed(source=str(synthetic_dir))
+
+    assert "Nothing new to import" in output
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_reimport_keeps_a_members_change_to_an_imported_rating(synthetic_dir):
+    seed(source=str(synthetic_dir))
+    rating = Rating.objects.order_by("pk").first()
+    changed = 1 if rating.value != 1 else 2
+    Rating.objects.filter(pk=rating.pk).update(value=changed)
+
+    seed(source=str(synthetic_dir))
+
+    rating.refresh_from_db()
+    assert rating.value == changed
+
+
+@pytest.mark.django_db
+def test_movies_only_imports_just_the_catalogue(synthetic_dir):
+    seed(source=str(synthetic_dir), movies_only=True)
+    assert Movie.objects.count() == 60
+    assert not User.objects.exists() and not Rating.objects.exists()
+
+
+@pytest.mark.django_db
+def test_import_from_a_zip_with_the_right_checksum(synthetic_dir, tmp_path):
+    archive = zip_of(synthetic_dir, tmp_path / "ml-100k.zip")
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+
+    seed(source=str(archive), md5=md5)
+
+    assert Rating.objects.count() == 736
+
+
+@pytest.mark.django_db
+def test_import_keeps_raw_files_and_rebuilds_the_canonical_splits(synthetic_dir, settings):
+    seed(source=str(synthetic_dir))
+
+    kept = settings.DATA_DIR / "ml-100k"
+    original = data_lines(synthetic_dir, "u.data")
+    assert data_lines(kept, "u.data") == original
+    fold = len(original) // 5
+
+    def ordered(lines):
+        return sorted(lines, key=lambda line: tuple(int(x) for x in line.split("\t")[:2]))
+
+    for i in range(1, 6):
+        test_part = original[(i - 1) * fold : i * fold]
+        base_part = original[: (i - 1) * fold] + original[i * fold :]
+        assert data_lines(kept, f"u{i}.test") == ordered(test_part)
+        assert data_lines(kept, f"u{i}.base") == ordered(base_part)
+
+
+# --- Bad sources abort with a clear message and change nothing --------------
+
+
+@pytest.fixture
+def already_seeded(db):
+    """The database holds the fixtures, so 'unchanged' is not trivially empty."""
+    seed(source=str(Path(__file__).resolve().parents[2] / "fixtures" / "ml-synthetic"))
+    return snapshot()
+
+
+def with_extra_movie(directory: Path) -> None:
+    """A movie that a non-atomic import would have written before failing."""
+    flags = "|".join(["0"] * 8 + ["1"] + ["0"] * 10)
+    with open(directory / "u.item", "a", encoding="latin-1") as handle:
+        handle.write(f"61|The Extra Reel (1990)|01-Jan-1990||http://example.org/|{flags}\n")
+    info = (directory / "u.info").read_text().replace("60 items", "61 items")
+    (directory / "u.info").write_text(info)
+
+
+def test_truncated_ratings_file_aborts_and_changes_nothing(synthetic_dir, already_seeded):
+    with_extra_movie(synthetic_dir)
+    data = (synthetic_dir / "u.data").read_bytes()
+    (synthetic_dir / "u.data").write_bytes(data[: len(data) // 2 + 3])
+
+    with pytest.raises(
+        CommandError, match=r"u\.data ends in the middle of line \d+ \(truncated file\?\)"
+    ):
+        seed(source=str(synthetic_dir))
+
+    assert snapshot() == already_seeded
+
+
+def test_file_cut_at_a_line_boundary_is_caught_by_u_info(synthetic_dir, already_seeded):
+    with_extra_movie(synthetic_dir)
+    lines = data_lines(synthetic_dir, "u.data")
+    (synthetic_dir / "u.data").write_text("\n".join(lines[:500]) + "\n")
+
+    with pytest.raises(CommandError, match=r"u\.info says 736 ratings but the files hold 500"):
+        seed(source=str(synthetic_dir))
+
+    assert snapshot() == already_seeded
+
+
+def test_missing_file_aborts_and_changes_nothing(synthetic_dir, already_seeded):
+    with_extra_movie(synthetic_dir)
+    (synthetic_dir / "u.user").unlink()
+
+    with pytest.raises(CommandError, match=r"u\.user is missing"):
+        seed(source=str(synthetic_dir))
+
+    assert snapshot() == already_seeded
+
+
+def test_non_numeric_rating_aborts_and_changes_nothing(synthetic_dir, already_seeded):
+    with_extra_movie(synthetic_dir)
+    lines = data_lines(synthetic_dir, "u.data")
+    user, movie, _value, stamp = lines[100].split("\t")
+    lines[100] = f"{user}\t{movie}\tfive\t{stamp}"
+    (synthetic_dir / "u.data").write_text("\n".join(lines) + "\n")
+
+    with pytest.raises(
+        CommandError, match=r"u\.data line 101: rating 'five' is not a whole number"
+    ):
+        seed(source=str(synthetic_dir))
+
+    assert snapshot() == already_seeded
+
+
+def test_rating_outside_range_aborts(synthetic_dir, already_seeded):
+    lines = data_lines(synthetic_dir, "u.data")
+    user, movie, _value, stamp = lines[3].split("\t")
+    lines[3] = f"{user}\t{movie}\t6\t{stamp}"
+    (synthetic_dir / "u.data").write_text("\n".join(lines) + "\n")
+
+    with pytest.raises(CommandError, match="rating 6 is outside 1-5"):
+        seed(source=str(synthetic_dir))
+
+    assert snapshot() == already_seeded
+
+
+def test_zip_with_wrong_checksum_aborts_and_changes_nothing(
+    synthetic_dir, tmp_path, already_seeded
+):
+    with_extra_movie(synthetic_dir)
+    archive = zip_of(synthetic_dir, tmp_path / "ml-100k.zip")
+
+    with pytest.raises(CommandError, match=r"checksum mismatch.*expected MD5 0{32}"):
+        seed(source=str(archive), md5="0" * 32)
+
+    assert snapshot() == already_seeded
+
+
+def test_truncated_zip_aborts_and_changes_nothing(synthetic_dir, tmp_path, already_seeded):
+    with_extra_movie(synthetic_dir)
+    archive = zip_of(synthetic_dir, tmp_path / "ml-100k.zip")
+    archive.write_bytes(archive.read_bytes()[:-200])
+
+    with pytest.raises(CommandError, match="not a readable zip archive"):
+        seed(source=str(archive))
+
+    assert snapshot() == already_seeded
+
+
+def test_failure_while_writing_rolls_back_everything_written_before_it(
+    synthetic_dir, django_user_model, db
+):
+    # The users step fails after the movies step has written its rows.
+    django_user_model.objects.create_user(username="movielens-7", password="x")
+
+    with pytest.raises(CommandError, match="usernames reserved for MovieLens users are taken"):
+        seed(source=str(synthetic_dir))
+
+    assert not Movie.objects.exists()
+    assert not Rating.objects.exists()
+
+
+def test_unknown_source_path_is_a_clear_error(db, tmp_path):
+    with pytest.raises(CommandError, match="no such directory or zip file"):
+        seed(source=str(tmp_path / "nowhere"))

@@ -1,0 +1,51 @@
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+SYNTHETIC = FIXTURES / "ml-synthetic"
+
+
+@pytest.fixture
+def synthetic_dir(tmp_path) -> Path:
+    """A private copy of the synthetic dataset that a test may damage."""
+    copy = tmp_path / "ml-synthetic"
+    shutil.copytree(SYNTHETIC, copy)
+    return copy
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(settings, tmp_path):
+    """Nothing a test does lands in the developer's data/ or models/."""
+    settings.DATA_DIR = tmp_path / "data"
+    settings.MODELS_DIR = tmp_path / "models"
+
+
+@pytest.fixture
+def seeded(db):
+    """The synthetic dataset imported into the test database."""
+    call_command("seed_movielens", source=str(SYNTHETIC), stdout=_Null(), stderr=_Null())
+
+
+class _Null:
+    def write(self, *_args, **_kwargs):
+        pass
+
+    def flush(self):
+        pass
+
+
+@pytest.fixture
+def member(django_user_model):
+    return django_user_model.objects.create_user(
+        username="alice", password="correct horse battery", age=31, gender="F", occupation="writer"
+    )
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user(
+        username="curator", password="correct horse battery", is_staff=True, is_superuser=True
+    )

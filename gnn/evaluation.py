@@ -1,0 +1,193 @@
+"""Metrics and the floors every figure is reported beside.
+
+Pure functions over numpy arrays: no Django, no torch. Items and users are
+dense indices (0..n-1).
+
+Ranking protocol (full ranking): for each evaluated user, every item except
+the excluded ones (those rated in training, or revealed at serving time) is
+ranked by score; relevant = held-out items rated 4 or 5; metrics are averaged
+over users with at least one relevant item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+RELEVANT_FROM = 4
+K = 10
+
+
+def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Root mean squared error, predictions clipped to the 1-5 scale first."""
+    predicted = np.clip(np.asarray(predicted, dtype=np.float64), 1.0, 5.0)
+    actual = np.asarray(actual, dtype=np.float64)
+    if predicted.shape != actual.shape or predicted.size == 0:
+        raise ValueError("rmse needs two non-empty arrays of the same shape")
+    return float(np.sqrt(np.mean((predicted - actual) ** 2)))
+
+
+def top_k(scores: np.ndarray, exclude: Sequence[np.ndarray], k: int = K) -> np.ndarray:
+    """Indices of the k best items per row, best first, excluded items never chosen.
+
+    Ties are broken by the lower item index so results are deterministic.
+    """
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    for row, items in enumerate(exclude):
+        if len(items):
+            scores[row, np.asarray(items, dtype=np.int64)] = -np.inf
+    # A stable sort keeps tied items in index order: deterministic results.
+    return np.argsort(-scores, axis=1, kind="stable")[:, : min(k, scores.shape[1])]
+
+
+@dataclass(frozen=True)
+class RankingMetrics:
+    precision: float
+    recall: float
+    ndcg: float
+    users: int
+
+    def as_dict(self, prefix: str = "") -> dict[str, float]:
+        return {
+            f"{prefix}precision_at_10": round(self.precision, 4),
+            f"{prefix}recall_at_10": round(self.recall, 4),
+            f"{prefix}ndcg_at_10": round(self.ndcg, 4),
+            f"{prefix}users": self.users,
+        }
+
+
+def ranking_metrics(
+    ranked: np.ndarray, relevant: Sequence[np.ndarray], k: int = K
+) -> RankingMetrics:
+    """Precision@k, Recall@k and binary NDCG@k of ranked lists.
+
+    ``ranked[u]`` lists item indices best first; ``relevant[u]`` the items
+    that count as hits. Users with no relevant item are skipped.
+    """
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    precision, recall, ndcg = [], [], []
+    for items, hits_wanted in zip(ranked, relevant, strict=True):
+        wanted = set(np.asarray(hits_wanted).tolist())
+        if not wanted:
+            continue
+        top = list(items[:k])
+        gains = np.array([1.0 if item in wanted else 0.0 for item in top])
+        hits = gains.sum()
+        precision.append(hits / k)
+        recall.append(hits / len(wanted))
+        ideal = discounts[: min(len(wanted), k)].sum()
+        ndcg.append(float((gains * discounts[: len(gains)]).sum() / ideal))
+    if not precision:
+        return RankingMetrics(0.0, 0.0, 0.0, 0)
+    return RankingMetrics(
+        float(np.mean(precision)), float(np.mean(recall)), float(np.mean(ndcg)), len(precision)
+    )
+
+
+def relevant_items(
+    users: np.ndarray, items: np.ndarray, values: np.ndarray, n_users: int
+) -> list[np.ndarray]:
+    """Per user, the items rated 4 or 5 among the given ratings."""
+    liked = values >= RELEVANT_FROM
+    return items_by_user(users[liked], items[liked], n_users)
+
+
+def items_by_user(users: np.ndarray, items: np.ndarray, n_users: int) -> list[np.ndarray]:
+    order = np.argsort(users, kind="stable")
+    users, items = users[order], items[order]
+    bounds = np.searchsorted(users, np.arange(n_users + 1))
+    return [items[bounds[u] : bounds[u + 1]] for u in range(n_users)]
+
+
+# --- Floors -------------------------------------------------------------------
+
+
+def popularity_scores(items: np.ndarray, values: np.ndarray, n_items: int) -> np.ndarray:
+    """How many training ratings of 4 or 5 each item has."""
+    return np.bincount(items[values >= RELEVANT_FROM], minlength=n_items).astype(np.float64)
+
+
+@dataclass
+class BiasModel:
+    """Global mean + user bias + item bias, fitted by regularised alternating
+    least squares (the baseline of Koren 2010 and Surprise's BaselineOnly)."""
+
+    mean: float
+    user_bias: np.ndarray
+    item_bias: np.ndarray
+
+    @classmethod
+    def fit(
+        cls,
+        users: np.ndarray,
+        items: np.ndarray,
+        values: np.ndarray,
+        n_users: int,
+        n_items: int,
+        *,
+        reg_user: float = 15.0,
+        reg_item: float = 10.0,
+        iterations: int = 10,
+    ) -> BiasModel:
+        values = values.astype(np.float64)
+        mean = float(values.mean())
+        user_bias = np.zeros(n_users)
+        item_bias = np.zeros(n_items)
+        user_count = np.bincount(users, minlength=n_users)
+        item_count = np.bincount(items, minlength=n_items)
+        for _ in range(iterations):
+            residual = values - mean - user_bias[users]
+            item_bias = np.bincount(items, residual, minlength=n_items) / (reg_item + item_count)
+            residual = values - mean - item_bias[items]
+            user_bias = np.bincount(users, residual, minlength=n_users) / (reg_user + user_count)
+        return cls(mean, user_bias, item_bias)
+
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self.mean + self.user_bias[users] + self.item_bias[items]
+
+    def user_bias_from(
+        self, items: np.ndarray, values: np.ndarray, reg_user: float = 15.0
+    ) -> float:
+        """A new user's bias from the ratings they have given, shrunk towards 0."""
+        if len(items) == 0:
+            return 0.0
+        residual = values - self.mean - self.item_bias[items]
+        return float(residual.sum() / (reg_user + len(items)))
+
+
+def demographic_groups(ages: np.ndarray, genders: Sequence[str]) -> np.ndarray:
+    """Group id from gender and age bracket (under 18, 18-24, 25-34, 35-44, 45-54, 55+)."""
+    brackets = np.digitize(np.asarray(ages, dtype=np.float64), [18, 25, 35, 45, 55])
+    gender_code = np.array([{"M": 0, "F": 1}.get(g, 2) for g in genders])
+    return gender_code * 6 + brackets
+
+
+def group_popularity_scores(
+    train_users: np.ndarray,
+    train_items: np.ndarray,
+    train_values: np.ndarray,
+    user_groups: np.ndarray,
+    n_items: int,
+    *,
+    smoothing: float = 1.0,
+) -> np.ndarray:
+    """Per demographic group, popularity among that group's training users,
+    blended with overall popularity so that small groups fall back to it.
+
+    Returns an array (number of groups, n_items); row g scores items for group g.
+    """
+    liked = train_values >= RELEVANT_FROM
+    overall = np.bincount(train_items[liked], minlength=n_items).astype(np.float64)
+    overall /= max(overall.sum(), 1.0)
+    n_groups = int(user_groups.max()) + 1 if len(user_groups) else 1
+    scores = np.zeros((n_groups, n_items))
+    groups_of_ratings = user_groups[train_users[liked]]
+    for group in range(n_groups):
+        counts = np.bincount(train_items[liked][groups_of_ratings == group], minlength=n_items)
+        total = counts.sum()
+        weight = total / (total + smoothing * n_items)
+        share = counts / total if total else np.zeros(n_items)
+        scores[group] = weight * share + (1 - weight) * overall
+    return scores

@@ -56,6 +56,11 @@ class User(AbstractUser):
     zip_code = models.CharField(max_length=10, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.SIGNUP)
     movielens_id = models.PositiveIntegerField(null=True, blank=True, unique=True, editable=False)
+    # Bumped in the same transaction as every change to the member's ratings
+    # or dismissals. Recommendation caches key on it, so a cached list is never
+    # served after a change, and a cache hit needs no query beyond loading the
+    # user, which authentication does anyway.
+    taste_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [

@@ -1,6 +1,7 @@
 from collections.abc import Iterable
 
 from django.contrib.auth.hashers import make_password
+from django.db.models import F
 
 from accounts.models import Source, User
 
@@ -50,3 +51,41 @@ def users_import_movielens(*, records: Iterable) -> int:
 def movielens_user_ids() -> dict[int, int]:
     """MovieLens user id -> our primary key."""
     return dict(User.objects.filter(movielens_id__isnull=False).values_list("movielens_id", "pk"))
+
+
+def user_taste_changed(*, user_id: int) -> None:
+    """Record that the member's ratings or dismissals changed (see User.taste_version)."""
+    User.objects.filter(pk=user_id).update(taste_version=F("taste_version") + 1)
+
+
+def user_create(
+    *,
+    username: str,
+    password: str,
+    age: int,
+    gender: str,
+    occupation: str,
+    zip_code: str = "",
+    email: str = "",
+) -> User:
+    """A new member from the sign-up form or the API (both validate first)."""
+    return User.objects.create_user(
+        username=username,
+        password=password,
+        email=email,
+        age=age,
+        gender=gender,
+        occupation=occupation,
+        zip_code=zip_code,
+        source=Source.SIGNUP,
+    )
+
+
+def user_update_demographics(
+    *, user: User, age: int, gender: str, occupation: str, zip_code: str = ""
+) -> User:
+    user.age, user.gender, user.occupation, user.zip_code = age, gender, occupation, zip_code
+    user.save(update_fields=["age", "gender", "occupation", "zip_code"])
+    # Demographics are model inputs: cached recommendations are stale.
+    user_taste_changed(user_id=user.pk)
+    return user

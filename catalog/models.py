@@ -53,6 +53,14 @@ class Movie(models.Model):
         "visible", default=True, help_text="Hidden movies are never listed or recommended."
     )
     movielens_id = models.PositiveIntegerField(null=True, blank=True, unique=True, editable=False)
+    # Denormalised from ratings (recomputed by catalog.services.movie_stats_refresh
+    # in the same transaction as every rating write) because sorting the
+    # catalogue by an aggregate over 100,000 ratings costs ~150 ms a page.
+    rating_count = models.PositiveIntegerField(default=0, editable=False)
+    rating_sum = models.PositiveIntegerField(default=0, editable=False)
+    liked_count = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Ratings of 4 or 5."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,6 +71,7 @@ class Movie(models.Model):
         indexes = [
             models.Index(fields=["title"], name="movie_title_idx"),
             models.Index(fields=["year"], name="movie_year_idx"),
+            models.Index(fields=["-rating_count"], name="movie_popularity_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -73,3 +82,7 @@ class Movie(models.Model):
 
     def __str__(self):
         return f"{self.title} ({self.year})" if self.year else self.title
+
+    @property
+    def rating_mean(self) -> float | None:
+        return self.rating_sum / self.rating_count if self.rating_count else None

@@ -1,6 +1,10 @@
 from collections.abc import Iterable
 
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
 from catalog.models import Genre, Movie
+from ratings.models import Rating
 
 
 def movies_import_movielens(*, records: Iterable) -> int:
@@ -42,3 +46,28 @@ def movies_import_movielens(*, records: Iterable) -> int:
 def movielens_movie_ids() -> dict[int, int]:
     """MovieLens movie id -> our primary key."""
     return dict(Movie.objects.filter(movielens_id__isnull=False).values_list("movielens_id", "pk"))
+
+
+def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
+    """Recompute the denormalised rating counts of some movies (all by default).
+
+    Counting from the ratings themselves, rather than adding deltas, keeps
+    the figures exact whatever order concurrent writes commit in; the ratings
+    service calls this with the movie's row locked.
+    """
+    ratings = Rating.objects.filter(movie=OuterRef("pk")).order_by().values("movie")
+
+    def aggregate(expression):
+        return Coalesce(
+            Subquery(ratings.annotate(x=expression).values("x"), output_field=IntegerField()),
+            Value(0),
+        )
+
+    movies = Movie.objects.all()
+    if movie_ids is not None:
+        movies = movies.filter(pk__in=list(movie_ids))
+    movies.update(
+        rating_count=aggregate(Count("pk")),
+        rating_sum=aggregate(Sum("value")),
+        liked_count=aggregate(Count("pk", filter=Q(value__gte=4))),
+    )

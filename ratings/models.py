@@ -32,3 +32,23 @@ class Rating(models.Model):
 
     def __str__(self):
         return f"{self.user} rated {self.movie}: {self.value}"
+
+
+class Dismissal(models.Model):
+    """A member said "not interested": never recommend this movie to them."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dismissals"
+    )
+    movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "movie"], name="one_dismissal_per_user_and_movie"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} is not interested in {self.movie}"

@@ -1,9 +1,114 @@
+"""Writes to ratings and dismissals. Every change goes through here."""
+
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+from django.db import transaction
+from django.utils import timezone
 
-from ratings.models import Rating
+from accounts.services import user_taste_changed
+from catalog.models import Movie
+from catalog.services import movie_stats_refresh
+from ratings.models import Dismissal, Rating
+
+
+class RatingError(ValueError):
+    """Bad input for a rating write; ``field`` names what was wrong."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RatingWrite:
+    rating: Rating
+    created: bool
+
+
+def parse_value(raw) -> int:
+    """A rating value from a form, query string or JSON; RatingError otherwise."""
+    if isinstance(raw, bool):
+        raise RatingError("value", "A rating must be a whole number from 1 to 5.")
+    try:
+        value = int(raw) if not isinstance(raw, float) or raw.is_integer() else None
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not Rating.MIN_VALUE <= value <= Rating.MAX_VALUE:
+        raise RatingError("value", "A rating must be a whole number from 1 to 5.")
+    return value
+
+
+def visible_movie(movie_id) -> Movie:
+    try:
+        return Movie.objects.visible().get(pk=int(movie_id))
+    except (Movie.DoesNotExist, TypeError, ValueError):
+        raise RatingError("movie", "There is no such movie.") from None
+
+
+def _lock_movie(movie: Movie) -> None:
+    """Serialise writes to one movie's ratings so its counts stay exact.
+
+    PostgreSQL locks the row; SQLite's IMMEDIATE transactions already hold the
+    database's write lock (select_for_update is a no-op there).
+    """
+    Movie.objects.select_for_update().filter(pk=movie.pk).values_list("pk").first()
+
+
+def rating_set(*, user, movie: Movie, value) -> RatingWrite:
+    """Create or change the member's rating of a movie (one row per pair).
+
+    One upsert statement (INSERT ... ON CONFLICT DO UPDATE), so concurrent
+    writes for the same pair never fail and never duplicate: the last one
+    to commit wins.
+    """
+    value = parse_value(value)
+    if not movie.is_visible:
+        raise RatingError("movie", "There is no such movie.")
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_movie(movie)
+        existed = Rating.objects.filter(user=user, movie=movie).exists()
+        (rating,) = Rating.objects.bulk_create(
+            [Rating(user=user, movie=movie, value=value, created_at=now, updated_at=now)],
+            update_conflicts=True,
+            unique_fields=["user", "movie"],
+            update_fields=["value", "updated_at"],
+        )
+        movie_stats_refresh(movie_ids=[movie.pk])
+        user_taste_changed(user_id=user.pk)
+    if rating.pk is None:  # backends that return no id for an upsert
+        rating = Rating.objects.get(user=user, movie=movie)
+    return RatingWrite(rating=rating, created=not existed)
+
+
+def rating_remove(*, user, movie: Movie) -> bool:
+    with transaction.atomic():
+        _lock_movie(movie)
+        deleted, _ = Rating.objects.filter(user=user, movie=movie).delete()
+        if deleted:
+            movie_stats_refresh(movie_ids=[movie.pk])
+            user_taste_changed(user_id=user.pk)
+    return bool(deleted)
+
+
+def dismissal_add(*, user, movie: Movie) -> Dismissal:
+    with transaction.atomic():
+        dismissal, created = Dismissal.objects.get_or_create(user=user, movie=movie)
+        if created:
+            user_taste_changed(user_id=user.pk)
+    return dismissal
+
+
+def dismissal_remove(*, user, movie: Movie) -> bool:
+    with transaction.atomic():
+        deleted, _ = Dismissal.objects.filter(user=user, movie=movie).delete()
+        if deleted:
+            user_taste_changed(user_id=user.pk)
+    return bool(deleted)
 
 
 def ratings_import_movielens(

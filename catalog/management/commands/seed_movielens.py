@@ -9,7 +9,7 @@ from tqdm import tqdm
 from accounts.services import movielens_user_ids, users_import_movielens
 from catalog import movielens
 from catalog.movielens import MovieLensError
-from catalog.services import movielens_movie_ids, movies_import_movielens
+from catalog.services import movie_stats_refresh, movielens_movie_ids, movies_import_movielens
 from ratings.services import ratings_import_movielens
 
 NAMED_SOURCES = ("grouplens", "widedeep")
@@ -111,4 +111,6 @@ class Command(BaseCommand):
                 progress=lambda done: bar.update(done - bar.n),
             )
         self.stdout.write(f"Ratings: {created['ratings']:,} new.")
+        if created["ratings"]:
+            movie_stats_refresh()
         return created

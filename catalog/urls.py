@@ -5,5 +5,6 @@ from catalog import views
 app_name = "catalog"
 
 urlpatterns = [
-    path("", views.home, name="list"),
+    path("", views.movie_list, name="list"),
+    path("<int:movie_id>/", views.movie_detail, name="detail"),
 ]

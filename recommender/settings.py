@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from recommender.env import (
     env_bool,
     env_choice,
+    env_float,
     env_int,
     env_list,
     env_required,
@@ -85,6 +86,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # {% partialdef %} and {% partial %} everywhere without {% load %},
+            # as in Django 6 where partials are built in.
+            "builtins": ["template_partials.templatetags.partials"],
         },
     },
 ]
@@ -217,3 +221,15 @@ MOVIELENS_URL = env_str(
 # Published by GroupLens beside the archive (ml-100k.zip.md5).
 MOVIELENS_MD5 = env_str("MOVIELENS_MD5", "0e33842e24a9c977be4e0107933c0723")
 MOVIELENS_DOWNLOAD_TIMEOUT = env_int("MOVIELENS_DOWNLOAD_TIMEOUT", 30, minimum=1)
+
+# --- Recommender model -------------------------------------------------------
+
+# Seconds between the cheap checks for a new `current` version or a catalogue
+# change (a readlink and one indexed query).
+MODEL_CHECK_INTERVAL = env_float("MODEL_CHECK_INTERVAL", 1.0, minimum=0.0)
+# Threads torch may use per web process. Requests are small matrix products;
+# parallelism comes from worker processes and threads, and intra-op threads
+# would only contend with them for the same cores.
+TORCH_THREADS_SERVING = env_int("TORCH_THREADS_SERVING", 1, minimum=1)
+# Threads for training (command, Celery worker).
+TORCH_THREADS_TRAINING = env_int("TORCH_THREADS_TRAINING", 2, minimum=1)

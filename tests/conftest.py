@@ -2,7 +2,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
+
+from gnn.service import reset_service
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SYNTHETIC = FIXTURES / "ml-synthetic"
@@ -18,9 +21,14 @@ def synthetic_dir(tmp_path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_dirs(settings, tmp_path):
-    """Nothing a test does lands in the developer's data/ or models/."""
+    """Nothing a test does lands in the developer's data/ or models/, and no
+    test sees another's served model or cached recommendations."""
     settings.DATA_DIR = tmp_path / "data"
     settings.MODELS_DIR = tmp_path / "models"
+    reset_service()
+    cache.clear()
+    yield
+    reset_service()
 
 
 @pytest.fixture

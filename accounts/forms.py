@@ -1,0 +1,40 @@
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+
+from accounts.models import Gender, Occupation, User
+
+_DEMOGRAPHIC_FIELDS = ("age", "gender", "occupation", "zip_code")
+ZIP_HELP = "Optional. The first digit tells the recommender your region."
+
+
+class DemographicsMixin(forms.Form):
+    age = forms.IntegerField(min_value=User.MIN_AGE, max_value=User.MAX_AGE)
+    gender = forms.ChoiceField(choices=[("", "Choose…"), *Gender.choices])
+    occupation = forms.ChoiceField(choices=[("", "Choose…"), *Occupation.choices])
+    zip_code = forms.RegexField(
+        regex=r"^[A-Za-z0-9 -]{0,10}$",
+        max_length=10,
+        required=False,
+        label="ZIP code",
+        help_text=ZIP_HELP,
+        error_messages={"invalid": "Use up to 10 letters, digits, spaces or hyphens."},
+    )
+
+    def clean_zip_code(self):
+        return self.cleaned_data["zip_code"].strip()
+
+
+class SignUpForm(DemographicsMixin, UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username", *_DEMOGRAPHIC_FIELDS)
+
+    def clean_username(self):
+        username = super().clean_username()  # None when it reported "already exists"
+        if username and username.lower().startswith("movielens-"):
+            raise forms.ValidationError("Names starting with “movielens-” are reserved.")
+        return username
+
+
+class DemographicsForm(DemographicsMixin, forms.Form):
+    pass

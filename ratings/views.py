@@ -1,0 +1,126 @@
+"""The star widget's endpoints, the history's remove button, and "not interested".
+
+Every write works as a plain form post (redirect back to ``next``) and as an
+htmx request (the widget re-rendered in place). A successful change sends the
+``tasteChanged`` event, on which the recommendations panel reloads itself.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+
+from catalog.models import Movie
+from ratings import services
+from ratings.models import Rating
+from ratings.services import RatingError
+
+TASTE_CHANGED = "tasteChanged"
+
+
+def _next_url(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+def _login_first(request):
+    login = f"{reverse('accounts:login')}?next={_next_url(request, request.path)}"
+    if request.htmx:
+        return HttpResponseClientRedirect(login)
+    return redirect(login)
+
+
+def _get_rating_for_user(user, rating_id: int) -> Rating:
+    """The member's own rating, or 404: other people's ratings do not exist for them."""
+    return get_object_or_404(Rating.objects.select_related("movie"), pk=rating_id, user=user)
+
+
+def _widget(request, movie: Movie, *, value, error: str = "", saved: str = "", status=200):
+    movie.my_rating = value
+    context = {
+        "movie": movie,
+        "error": error,
+        "saved": saved,
+        "next_url": _next_url(request, reverse("catalog:detail", args=[movie.pk])),
+    }
+    response = render(request, "ratings/stars.html#star-widget", context, status=status)
+    if not error:
+        trigger_client_event(response, TASTE_CHANGED, {"movie": movie.pk})
+    return response
+
+
+@require_POST
+def rate(request, movie_id: int):
+    """Set (``value`` 1-5) or remove (``clear``) the member's rating of a movie."""
+    if not request.user.is_authenticated:
+        return _login_first(request)
+    movie = get_object_or_404(Movie.objects.visible(), pk=movie_id)
+    fallback = reverse("catalog:detail", args=[movie.pk])
+    try:
+        if "clear" in request.POST:
+            services.rating_remove(user=request.user, movie=movie)
+            value, saved = None, "Rating removed"
+        else:
+            write = services.rating_set(
+                user=request.user, movie=movie, value=request.POST.get("value")
+            )
+            value, saved = write.rating.value, "Saved"
+    except RatingError as exc:
+        current = Rating.objects.filter(user=request.user, movie=movie).first()
+        if request.htmx:
+            return _widget(
+                request, movie, value=current and current.value, error=exc.message, status=422
+            )
+        messages.error(request, exc.message)
+        return redirect(_next_url(request, fallback))
+    if request.htmx:
+        return _widget(request, movie, value=value, saved=saved)
+    messages.success(request, f"{saved}: {movie.title}.")
+    return redirect(_next_url(request, fallback))
+
+
+@login_required
+@require_POST
+def rating_delete(request, rating_id: int):
+    """Remove one of the member's ratings by id (the history page's button)."""
+    rating = _get_rating_for_user(request.user, rating_id)
+    services.rating_remove(user=request.user, movie=rating.movie)
+    if request.htmx:
+        response = HttpResponse("")
+        return trigger_client_event(response, TASTE_CHANGED, {"movie": rating.movie_id})
+    messages.success(request, f"Removed your rating of {rating.movie.title}.")
+    return redirect(_next_url(request, reverse("accounts:history")))
+
+
+@require_POST
+def dismiss(request, movie_id: int):
+    """Not interested: never recommend this movie to the member again (undo on profile)."""
+    if not request.user.is_authenticated:
+        return _login_first(request)
+    movie = get_object_or_404(Movie.objects.visible(), pk=movie_id)
+    services.dismissal_add(user=request.user, movie=movie)
+    if request.htmx:
+        response = HttpResponse("")
+        return trigger_client_event(response, TASTE_CHANGED, {"movie": movie.pk})
+    messages.success(request, f"You will not be recommended {movie.title} again.")
+    return redirect(_next_url(request, reverse("home")))
+
+
+@login_required
+@require_POST
+def undismiss(request, movie_id: int):
+    movie = get_object_or_404(Movie, pk=movie_id)
+    if not services.dismissal_remove(user=request.user, movie=movie):
+        return HttpResponse("You had not dismissed this movie.", status=404)
+    if request.htmx:
+        return trigger_client_event(HttpResponse(""), TASTE_CHANGED, {"movie": movie.pk})
+    messages.success(request, f"{movie.title} can be recommended again.")
+    return redirect(_next_url(request, reverse("accounts:profile")))

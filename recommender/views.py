@@ -1,0 +1,55 @@
+"""Pages that bring the apps together: the home page, the recommendations
+panel and the model page. They call services and selectors only; the model
+itself stays behind gnn.service."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from catalog.selectors import popular_movies
+from gnn.service import recommendations_for, refresh_recommendations, served_model
+from ratings.selectors import attach_my_ratings
+
+PANEL_SIZES = (10, 20)
+
+
+def _panel_context(request) -> dict:
+    try:
+        n = int(request.GET.get("n", PANEL_SIZES[0]))
+    except ValueError:
+        n = PANEL_SIZES[0]
+    if n not in PANEL_SIZES:
+        n = PANEL_SIZES[0]
+    if request.GET.get("refresh"):
+        refresh_recommendations(user=request.user)
+    recommendations = recommendations_for(user=request.user, n=n)
+    for item in recommendations.items:
+        item.movie.my_rating = None  # rated movies are never recommended
+    return {"recommendations": recommendations, "n": n, "panel_sizes": PANEL_SIZES}
+
+
+@require_GET
+def home(request):
+    if not request.user.is_authenticated:
+        movies = attach_my_ratings(user=request.user, movies=popular_movies(limit=12))
+        return render(request, "home/visitor.html", {"movies": movies})
+    context = _panel_context(request)
+    shown = {item.movie.pk for item in context["recommendations"].items}
+    rated = request.user.ratings.values_list("movie_id", flat=True)
+    context["to_rate"] = attach_my_ratings(
+        user=request.user,
+        movies=[m for m in popular_movies(exclude_ids=rated, limit=14) if m.pk not in shown][:6],
+    )
+    return render(request, "home/member.html", context)
+
+
+@login_required
+@require_GET
+def recommendations_panel(request):
+    return render(request, "home/member.html#panel", _panel_context(request))
+
+
+@require_GET
+def model_page(request):
+    served = served_model()
+    return render(request, "home/model.html", {"served": served})

@@ -2,9 +2,21 @@ from collections.abc import Iterable
 
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils.text import slugify
 
-from catalog.models import Genre, Movie
+from catalog.models import MOVIELENS_GENRES, Genre, Movie
 from ratings.models import Rating
+
+
+def genres_ensure() -> None:
+    """The 19 MovieLens genres exist (a migration creates them; a flushed
+    database, as in transactional tests, may not have them)."""
+    if Genre.objects.count() >= len(MOVIELENS_GENRES):
+        return
+    for position, name in enumerate(MOVIELENS_GENRES):
+        Genre.objects.get_or_create(
+            position=position, defaults={"name": name, "slug": slugify(name)}
+        )
 
 
 def movies_import_movielens(*, records: Iterable) -> int:
@@ -15,6 +27,7 @@ def movies_import_movielens(*, records: Iterable) -> int:
     new = [record for record in records if record.movielens_id not in existing]
     if not new:
         return 0
+    genres_ensure()
     genre_ids = dict(Genre.objects.values_list("position", "pk"))
     Movie.objects.bulk_create(
         [

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Max
 
 from catalog.models import Movie
 from gnn import registry
@@ -78,7 +77,7 @@ def recommendations_for(*, user, n: int = 10, exclude_rated: bool = True) -> Rec
         raise RecommendationError("n", f"n must be a whole number from 1 to {MAX_N}.")
     engine = get_service().engine()
     version = engine.version if engine else None
-    key = _cache_key(user, version, exclude_rated)
+    key = _cache_key(user, engine, exclude_rated)
     entry = cache.get(key)
     cached = entry is not None
     if entry is None:
@@ -106,8 +105,7 @@ def recommendations_for(*, user, n: int = 10, exclude_rated: bool = True) -> Rec
 def refresh_recommendations(*, user) -> None:
     """Drop the member's cached lists so the next call recomputes them."""
     engine = get_service().engine()
-    version = engine.version if engine else None
-    cache.delete_many([_cache_key(user, version, flag) for flag in (True, False)])
+    cache.delete_many([_cache_key(user, engine, flag) for flag in (True, False)])
 
 
 def movies_similar_to(*, movie: Movie, n: int = 6) -> list[Movie]:
@@ -147,8 +145,9 @@ def served_model() -> ServedModel | None:
 # --- Internals ------------------------------------------------------------
 
 
-def _cache_key(user, version: str | None, exclude_rated: bool) -> str:
-    return f"recs:{version or 'popularity'}:{user.pk}:{user.taste_version}:{int(exclude_rated)}"
+def _cache_key(user, engine: Engine | None, exclude_rated: bool) -> str:
+    served = engine.cache_key if engine else "popularity"
+    return f"recs:{served}:{user.pk}:{user.taste_version}:{int(exclude_rated)}"
 
 
 def _movies_by_id(ids) -> dict[int, Movie]:
@@ -185,6 +184,10 @@ def _popular_rows(excluded: set[int]) -> list[tuple]:
 class RecommendationService:
     """Holds the engine of one process and swaps it when the model changes."""
 
+    # A version that failed to load is tried again after this long (the
+    # failure may have been the database, not the files).
+    RETRY_FAILED_SECONDS = 60.0
+
     def __init__(self, models_dir, check_interval: float):
         self.models_dir = models_dir
         self.check_interval = check_interval
@@ -193,35 +196,45 @@ class RecommendationService:
         self._lock = threading.Lock()
         self._next_check = 0.0
         self._loader: threading.Thread | None = None
-        self._failed_version: str | None = None
+        self._failed: tuple[str, float] | None = None
 
     def engine(self) -> Engine | None:
         if not self._loaded:
             with self._lock:
                 if not self._loaded:
                     # First use in this process: load synchronously, once.
-                    self._engine = self._build(registry.current_version(self.models_dir))
+                    version = registry.current_version(self.models_dir)
+                    self._engine = self._build(version) if version else None
                     self._loaded = True
                     self._next_check = time.monotonic() + self.check_interval
         elif time.monotonic() >= self._next_check:
             self._maybe_reload()
         return self._engine
 
-    def _signature(self) -> tuple:
-        catalogue = Movie.objects.aggregate(changed=Max("updated_at"))["changed"]
-        return registry.current_version(self.models_dir), catalogue
-
     def _maybe_reload(self) -> None:
         with self._lock:
-            if time.monotonic() < self._next_check or (self._loader and self._loader.is_alive()):
+            busy = self._loader is not None and self._loader.is_alive()
+            if busy or time.monotonic() < self._next_check:
                 return
             self._next_check = time.monotonic() + self.check_interval
-            engine = self._engine
-            wanted, catalogue = self._signature()
-            if wanted is None or (wanted == self._failed_version and catalogue is None):
+        wanted = registry.current_version(self.models_dir)
+        engine = self._engine
+        if wanted is None:
+            return  # `current` removed by hand: keep serving what we have
+        if engine is not None and wanted == engine.version:
+            from gnn.engine import catalogue_stamp
+
+            if catalogue_stamp() == engine.catalogue_stamp:
                 return
-            current = (engine.version, engine.catalogue_stamp) if engine else (None, None)
-            if (wanted, catalogue) == current or wanted == self._failed_version:
+            log.info("catalogue changed; rebuilding the movie states of %s", wanted)
+        elif (
+            self._failed
+            and self._failed[0] == wanted
+            and time.monotonic() < self._failed[1] + self.RETRY_FAILED_SECONDS
+        ):
+            return
+        with self._lock:
+            if self._loader is not None and self._loader.is_alive():
                 return
             self._loader = threading.Thread(
                 target=self._reload, args=(wanted,), name="gnn-model-loader", daemon=True
@@ -229,33 +242,31 @@ class RecommendationService:
             self._loader.start()
 
     def _reload(self, version: str) -> None:
+        from django.db import connection
+
         try:
             engine = self._build(version)
         finally:
-            from django.db import connection
-
-            connection.close()  # this thread's own connection
+            connection.close()  # the loader thread's own connection
         if engine is not None:
             with self._lock:
-                self._engine = engine
+                self._engine = engine  # requests in flight keep the old one
             log.info("now serving model version %s", version)
 
-    def _build(self, version: str | None) -> Engine | None:
-        if version is None:
-            return None
+    def _build(self, version: str) -> Engine | None:
         from gnn.engine import build_engine  # torch is imported on first use only
 
         try:
             engine = build_engine(self.models_dir, version)
         except Exception:
-            self._failed_version = version
+            self._failed = (version, time.monotonic())
             log.exception("model version %s failed to load; keeping the one in service", version)
-            return self._engine
-        self._failed_version = None
+            return None
+        self._failed = None
         return engine
 
-    def wait_for_reload(self, timeout: float = 30.0) -> None:
-        """Tests and commands: block until a reload in progress has finished."""
+    def wait_for_reload(self, timeout: float = 60.0) -> None:
+        """Block until a reload in progress has finished (tests, commands)."""
         loader = self._loader
         if loader is not None:
             loader.join(timeout)

@@ -1,5 +1,6 @@
 """Writes to ratings and dismissals. Every change goes through here."""
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,16 @@ def visible_movie(movie_id) -> Movie:
         raise RatingError("movie", "There is no such movie.") from None
 
 
+def _count_toward_retraining() -> None:
+    # Imported here: gnn depends on ratings, not the other way round at import.
+    from gnn.services import retrain_if_due
+
+    try:
+        retrain_if_due()
+    except Exception:
+        logging.getLogger("gnn.training").exception("could not check whether to retrain")
+
+
 def _lock_movie(movie: Movie) -> None:
     """Serialise writes to one movie's ratings so its counts stay exact.
 
@@ -80,6 +91,7 @@ def rating_set(*, user, movie: Movie, value) -> RatingWrite:
         )
         movie_stats_refresh(movie_ids=[movie.pk])
         user_taste_changed(user_id=user.pk)
+        transaction.on_commit(_count_toward_retraining)
     if rating.pk is None:  # backends that return no id for an upsert
         rating = Rating.objects.get(user=user, movie=movie)
     return RatingWrite(rating=rating, created=not existed)

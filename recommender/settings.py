@@ -233,3 +233,61 @@ MODEL_CHECK_INTERVAL = env_float("MODEL_CHECK_INTERVAL", 1.0, minimum=0.0)
 TORCH_THREADS_SERVING = env_int("TORCH_THREADS_SERVING", 1, minimum=1)
 # Threads for training (command, Celery worker).
 TORCH_THREADS_TRAINING = env_int("TORCH_THREADS_TRAINING", 2, minimum=1)
+
+# --- Retraining (Celery) ----------------------------------------------------
+
+# A retrain is queued when this many ratings were created or changed since the
+# served model's training snapshot.
+RETRAIN_AFTER_RATINGS = env_int("RETRAIN_AFTER_RATINGS", 500, minimum=1)
+# Optional periodic retrain by Celery beat, in hours; 0 turns it off.
+RETRAIN_EVERY_HOURS = env_float("RETRAIN_EVERY_HOURS", 0.0, minimum=0.0)
+# A running run whose heartbeat is older than this is taken for dead (worker
+# killed); a queued run never started after QUEUED_STALE_SECONDS likewise.
+TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 120, minimum=10)
+TRAINING_QUEUED_STALE_SECONDS = env_int("TRAINING_QUEUED_STALE_SECONDS", 1800, minimum=10)
+
+# With no broker configured, kombu's filesystem transport under data/ lets the
+# web server and a worker on one machine talk with nothing to install.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = DATA_DIR / "celery-broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+    for _folder in ("queue", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+else:
+    # Never let a web request hang on an unreachable broker.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": 0.5,
+        "socket_timeout": 2,
+        "max_retries": 0,
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY = False
+# Runs are recorded in the database (gnn.TrainingRun), not in a result backend.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ROUTES = {"gnn.tasks.train_model": {"queue": "training"}}
+# Training the full MovieLens 100K takes about a minute; the limits leave
+# room for a much larger catalogue before a run is cut off and marked failed.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("TRAINING_SOFT_TIME_LIMIT", 30 * 60, minimum=60)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 120
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = (
+    {
+        "periodic-retrain": {
+            "task": "gnn.tasks.scheduled_retrain",
+            "schedule": RETRAIN_EVERY_HOURS * 3600,
+        }
+    }
+    if RETRAIN_EVERY_HOURS
+    else {}
+)

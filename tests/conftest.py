@@ -37,6 +37,33 @@ def seeded(db):
     call_command("seed_movielens", source=str(SYNTHETIC), stdout=_Null(), stderr=_Null())
 
 
+@pytest.fixture
+def seeded_committed(transactional_db):
+    """The synthetic dataset, committed: other threads and processes see it."""
+    call_command("seed_movielens", source=str(SYNTHETIC), stdout=_Null(), stderr=_Null())
+
+
+def train_quickly(**options) -> str:
+    """Train and publish a small model on whatever the database holds."""
+    from gnn import registry
+
+    call_command("train_model", epochs=30, verbosity=0, **options)
+    from django.conf import settings
+
+    return registry.current_version(settings.MODELS_DIR)
+
+
+@pytest.fixture
+def trained(seeded):
+    """A model trained on the fixtures and serving; returns its version."""
+    return train_quickly()
+
+
+@pytest.fixture
+def trained_committed(seeded_committed):
+    return train_quickly()
+
+
 class _Null:
     def write(self, *_args, **_kwargs):
         pass

@@ -3,12 +3,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from catalog.models import Movie
+from gnn import registry
 
 
 class Command(BaseCommand):
     help = (
         "Make a fresh checkout serve: apply migrations, collect static files "
-        "(production), and import MovieLens 100K when the catalogue is empty. "
+        "(production), import MovieLens 100K when the catalogue is empty and train a "
+        "first model when none exists. "
         "Safe to run on every start."
     )
 
@@ -22,3 +24,9 @@ class Command(BaseCommand):
         else:
             self.stdout.write("Importing MovieLens 100K (first start only)...")
             call_command("seed_movielens", stdout=self.stdout, stderr=self.stderr)
+        serving = registry.current_version(settings.MODELS_DIR)
+        if serving is None:
+            self.stdout.write("Training a first model (first start only, about a minute)...")
+            call_command("train_model", stdout=self.stdout, stderr=self.stderr)
+        else:
+            self.stdout.write(f"Serving model version {serving}.")

@@ -1,0 +1,111 @@
+"""The data a model is trained on or served from, as plain arrays.
+
+Built from the database (gnn.graph.load_snapshot) or from GroupLens files
+(gnn.benchmark); everything below works on these and never on the ORM.
+Users and movies are addressed by row; ``ids`` maps rows to outside ids
+(database primary keys, or MovieLens ids in the benchmark).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Users:
+    ids: np.ndarray  # int64
+    age: np.ndarray  # float64, NaN when unknown
+    gender: list[str]
+    occupation: list[str]
+    zip_code: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, rows) -> Users:
+        rows = np.asarray(rows, dtype=np.int64)
+        return Users(
+            ids=self.ids[rows],
+            age=self.age[rows],
+            gender=[self.gender[i] for i in rows],
+            occupation=[self.occupation[i] for i in rows],
+            zip_code=[self.zip_code[i] for i in rows],
+        )
+
+
+@dataclass
+class Movies:
+    ids: np.ndarray  # int64
+    year: np.ndarray  # float64, NaN when unknown
+    genres: np.ndarray  # (n, 19) float32 multi-hot
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Ratings:
+    user: np.ndarray  # row in Users
+    movie: np.ndarray  # row in Movies
+    value: np.ndarray  # 1..5
+    time: np.ndarray  # sortable moment (unix seconds, or an insertion order)
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+    def take(self, mask_or_rows) -> Ratings:
+        return Ratings(
+            self.user[mask_or_rows],
+            self.movie[mask_or_rows],
+            self.value[mask_or_rows],
+            self.time[mask_or_rows],
+        )
+
+    def rank_in_user_history(self) -> np.ndarray:
+        """Each rating's position in its user's history: 0 = earliest
+        (ties broken by movie row), the order new members rate in."""
+        order = np.lexsort((self.movie, self.time, self.user))
+        ranks = np.empty(len(order), dtype=np.int64)
+        sorted_users = self.user[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(sorted_users)) + 1]
+        counts = np.diff(np.r_[starts, len(order)])
+        ranks[order] = np.arange(len(order)) - np.repeat(starts, counts)
+        return ranks
+
+
+@dataclass
+class Dataset:
+    users: Users
+    movies: Movies
+    ratings: Ratings
+    meta: dict = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "users": len(self.users),
+            "movies": len(self.movies),
+            "ratings": len(self.ratings),
+        }
+
+
+def restrict_to_users(dataset: Dataset, rows: np.ndarray) -> Dataset:
+    """The dataset with only these users (renumbered 0..n-1) and their ratings."""
+    rows = np.asarray(rows, dtype=np.int64)
+    new_row = np.full(len(dataset.users), -1, dtype=np.int64)
+    new_row[rows] = np.arange(len(rows))
+    keep = new_row[dataset.ratings.user] >= 0
+    ratings = dataset.ratings.take(keep)
+    ratings.user = new_row[ratings.user]
+    return Dataset(dataset.users.take(rows), dataset.movies, ratings, dict(dataset.meta))
+
+
+def remap_users(ratings: Ratings, rows: np.ndarray, n_users: int) -> Ratings:
+    """Ratings of the users ``rows`` with user indices renumbered to 0..len(rows)-1."""
+    new_row = np.full(n_users, -1, dtype=np.int64)
+    new_row[np.asarray(rows, dtype=np.int64)] = np.arange(len(rows))
+    keep = new_row[ratings.user] >= 0
+    part = ratings.take(keep)
+    part.user = new_row[part.user]
+    return part

@@ -1,0 +1,107 @@
+"""The Django edge of the model: a consistent snapshot of the database as arrays,
+and the bipartite graph built from it.
+
+Only this module and gnn.engine / gnn.pipeline touch the ORM.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from django.db import connection, transaction
+from django.utils import timezone
+from torch_geometric.data import HeteroData
+
+from accounts.models import User
+from catalog.models import Movie
+from gnn.data import Dataset, Movies, Ratings, Users
+from gnn.features import GENRE_COUNT, Preprocessor
+from ratings.models import Rating
+
+
+def load_movies(*, visible_only: bool = True) -> Movies:
+    movies = Movie.objects.visible() if visible_only else Movie.objects.all()
+    rows = list(movies.order_by("pk").values_list("pk", "year"))
+    ids = np.array([pk for pk, _ in rows], dtype=np.int64)
+    genres = np.zeros((len(rows), GENRE_COUNT), dtype=np.float32)
+    row_of = {pk: i for i, pk in enumerate(ids.tolist())}
+    through = Movie.genres.through.objects.filter(movie_id__in=row_of).values_list(
+        "movie_id", "genre__position"
+    )
+    for movie_id, position in through:
+        genres[row_of[movie_id], position] = 1.0
+    year = np.array([np.nan if y is None else float(y) for _, y in rows])
+    return Movies(ids=ids, year=year, genres=genres)
+
+
+def user_table(users) -> Users:
+    """Users from (pk, age, gender, occupation, zip_code) rows or User objects."""
+    rows = [
+        (u.pk, u.age, u.gender, u.occupation, u.zip_code) if isinstance(u, User) else u
+        for u in users
+    ]
+    return Users(
+        ids=np.array([r[0] for r in rows], dtype=np.int64),
+        age=np.array([np.nan if r[1] is None else float(r[1]) for r in rows]),
+        gender=[r[2] or "" for r in rows],
+        occupation=[r[3] or "" for r in rows],
+        zip_code=[r[4] or "" for r in rows],
+    )
+
+
+def load_snapshot() -> Dataset:
+    """Every user with a rating, every visible movie and their ratings, as one
+    consistent snapshot: a REPEATABLE READ transaction on PostgreSQL; on
+    SQLite an IMMEDIATE transaction, so rating writes wait (on the busy
+    timeout) for the fraction of a second the reads take."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        taken_at = timezone.now()
+        movies = load_movies()
+        movie_row = np.full(int(movies.ids.max(initial=0)) + 1, -1, dtype=np.int64)
+        movie_row[movies.ids] = np.arange(len(movies))
+        # Ordered by time: the position of a rating is its moment, which is all
+        # the training curriculum needs (a user's earliest ratings first).
+        raw = np.array(
+            Rating.objects.order_by("created_at", "pk").values_list("user_id", "movie_id", "value"),
+            dtype=np.int64,
+        ).reshape(-1, 3)
+        user_ids = np.unique(raw[:, 0])
+        users = user_table(
+            User.objects.filter(pk__in=user_ids.tolist())
+            .order_by("pk")
+            .values_list("pk", "age", "gender", "occupation", "zip_code")
+        )
+    in_catalogue = np.zeros(len(raw), dtype=bool)
+    known = raw[:, 1] < len(movie_row)
+    in_catalogue[known] = movie_row[raw[known, 1]] >= 0
+    raw = raw[in_catalogue]  # ratings of hidden movies are not edges
+    user_row = {pk: i for i, pk in enumerate(users.ids.tolist())}
+    ratings = Ratings(
+        user=np.array([user_row[u] for u in raw[:, 0].tolist()], dtype=np.int64),
+        movie=movie_row[raw[:, 1]],
+        value=raw[:, 2].copy(),
+        time=np.arange(len(raw), dtype=np.int64),
+    )
+    return Dataset(users, movies, ratings, {"snapshot_at": taken_at.isoformat()})
+
+
+def build_graph(dataset: Dataset, preprocessor: Preprocessor) -> HeteroData:
+    """The bipartite graph: one edge per rating in both directions, the rating
+    (1..5) as edge attribute, features on both node types."""
+    graph = HeteroData()
+    graph["user"].x = preprocessor.user_features(dataset.users)
+    graph["user"].ids = torch.as_tensor(dataset.users.ids)
+    graph["movie"].x = preprocessor.movie_features(dataset.movies)
+    graph["movie"].ids = torch.as_tensor(dataset.movies.ids)
+    graph["movie"].rows = torch.as_tensor(preprocessor.movie_rows(dataset.movies.ids))
+    users = torch.as_tensor(dataset.ratings.user)
+    movies = torch.as_tensor(dataset.ratings.movie)
+    values = torch.as_tensor(dataset.ratings.value)
+    graph["user", "rates", "movie"].edge_index = torch.stack([users, movies])
+    graph["user", "rates", "movie"].edge_attr = values
+    graph["movie", "rated_by", "user"].edge_index = torch.stack([movies, users])
+    graph["movie", "rated_by", "user"].edge_attr = values
+    return graph

@@ -1,0 +1,81 @@
+from django.db import models
+from django.db.models import Q
+
+
+class TrainingRun(models.Model):
+    """One attempt to train and publish a model version, whoever started it."""
+
+    class Trigger(models.TextChoices):
+        THRESHOLD = "threshold", "Enough new ratings"
+        ADMIN = "admin", "Retrain now (admin)"
+        COMMAND = "command", "Management command"
+        SCHEDULE = "schedule", "Schedule"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # True while queued or running, NULL afterwards. Unique, and NULLs never
+    # collide, so the database itself allows at most one active run however
+    # many ratings or admin clicks arrive at once.
+    active = models.BooleanField(null=True, default=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="Handed to the broker.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    snapshot_at = models.DateTimeField(
+        null=True, blank=True, help_text="The moment of the data the model was trained on."
+    )
+    ratings_count = models.PositiveIntegerField(null=True, blank=True)
+    users_count = models.PositiveIntegerField(null=True, blank=True)
+    movies_count = models.PositiveIntegerField(null=True, blank=True)
+    progress = models.CharField(max_length=200, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    version = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["active"], name="one_active_training_run"),
+            models.CheckConstraint(
+                condition=Q(active__isnull=True) | Q(status__in=["queued", "running"]),
+                name="only_queued_or_running_runs_are_active",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Training run {self.pk} ({self.get_status_display().lower()})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class ModelVersion(models.Model):
+    """A published model version, mirrored from models/versions/ for the admin.
+
+    The files are the truth (the registry); gnn.services.versions_sync keeps
+    this table in step with them.
+    """
+
+    version = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    training_run = models.ForeignKey(
+        TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self):
+        return self.version

@@ -1,0 +1,146 @@
+"""Train from the database, evaluate honestly, publish a version.
+
+Used by the train_model command and the Celery task alike. The evaluation
+holds out, from the snapshot, a share of users entirely (cold start and first
+five ratings) and a share of the other users' ratings (warm); the version that
+is published is the one that was measured.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import torch
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+
+from gnn import protocols, registry
+from gnn.data import Dataset, Ratings, Users, remap_users, restrict_to_users
+from gnn.graph import load_snapshot
+from gnn.model import Config
+from gnn.training import TrainedModel, split_validation, train
+
+log = logging.getLogger("gnn.training")
+
+COLD_SHARE = 0.1  # of users with enough ratings, held out entirely
+COLD_MIN_RATINGS = 10
+WARM_SHARE = 0.1  # of each remaining user's ratings, held out
+FIRST_K = 5
+MIN_RATINGS = 20
+MIN_USERS = 3
+
+
+class NotEnoughData(ValueError):
+    pass
+
+
+@dataclass
+class PipelineResult:
+    version: str | None
+    metrics: dict
+    counts: dict
+    snapshot_at: datetime
+    seconds: float
+    best_step: int
+
+
+@dataclass
+class EvaluationSplit:
+    train: Dataset
+    warm_test: Ratings
+    held: Users
+    held_ratings: Ratings
+
+
+def split_for_evaluation(dataset: Dataset, seed: int) -> EvaluationSplit:
+    rng = np.random.default_rng(seed + 777)
+    per_user = np.bincount(dataset.ratings.user, minlength=len(dataset.users))
+    candidates = np.flatnonzero(per_user >= COLD_MIN_RATINGS)
+    n_held = max(1, round(COLD_SHARE * len(candidates))) if len(candidates) >= 3 else 0
+    held_rows = np.sort(rng.choice(candidates, size=n_held, replace=False)) if n_held else []
+    kept_rows = np.setdiff1d(np.arange(len(dataset.users)), held_rows)
+    kept = restrict_to_users(dataset, kept_rows)
+    train_ratings, warm_test = split_validation(kept.ratings, WARM_SHARE, seed + 1)
+    return EvaluationSplit(
+        train=Dataset(kept.users, kept.movies, train_ratings, dict(dataset.meta)),
+        warm_test=warm_test,
+        held=dataset.users.take(held_rows),
+        held_ratings=remap_users(dataset.ratings, held_rows, len(dataset.users)),
+    )
+
+
+def evaluate(trained: TrainedModel, split: EvaluationSplit) -> dict:
+    metrics = {"warm": protocols.evaluate_warm(trained, split.warm_test)}
+    if len(split.held):
+        for name, k in (("cold", 0), (f"first_{FIRST_K}", FIRST_K)):
+            given, rest = protocols.earliest(split.held_ratings, k)
+            metrics[name] = protocols.evaluate_new_users(trained, split.held, given, rest)
+    return metrics
+
+
+def train_from_database(
+    *,
+    trigger: str = "command",
+    seed: int = 0,
+    max_steps: int | None = None,
+    activate: bool = True,
+    progress: Callable[[str], None] | None = None,
+    run_id: int | None = None,
+    show_bar: bool = False,
+) -> PipelineResult:
+    torch.set_num_threads(settings.TORCH_THREADS_TRAINING)
+    dataset = load_snapshot()
+    counts = dataset.counts()
+    if counts["ratings"] < MIN_RATINGS or counts["users"] < MIN_USERS:
+        raise NotEnoughData(
+            f"not enough data to train: {counts['ratings']} ratings by {counts['users']} users "
+            f"(need at least {MIN_RATINGS} ratings by {MIN_USERS} users)"
+        )
+    cfg = Config(seed=seed)
+    if max_steps is not None:
+        cfg.max_steps = max_steps
+    split = split_for_evaluation(dataset, seed)
+    if progress:
+        progress(
+            f"training on {len(split.train.ratings):,} ratings; holding out "
+            f"{len(split.warm_test):,} ratings and {len(split.held)} users for evaluation"
+        )
+    trained = train(split.train, cfg, progress=progress, show_bar=show_bar)
+    if progress:
+        progress("evaluating")
+    metrics = evaluate(trained, split)
+    snapshot_at = parse_datetime(dataset.meta["snapshot_at"])
+    metadata = {
+        "trigger": trigger,
+        "training_run": run_id,
+        "snapshot_at": dataset.meta["snapshot_at"],
+        "data": {**counts, "training_ratings": len(split.train.ratings)},
+        "metrics": metrics,
+        "hyperparameters": cfg.as_dict(),
+        "training_seconds": round(trained.seconds, 1),
+        "best_step": trained.best_step,
+        "torch_threads": torch.get_num_threads(),
+    }
+    version = registry.publish(
+        settings.MODELS_DIR,
+        state_dict=trained.model.state_dict(),
+        preprocessor=trained.preprocessor.state,
+        metadata=metadata,
+        activate=activate,
+    )
+    from gnn.services import versions_sync
+
+    versions_sync()
+    log.info("published model version %s (trained in %.1f s)", version, trained.seconds)
+    return PipelineResult(
+        version=version,
+        metrics=metrics,
+        counts=counts,
+        snapshot_at=snapshot_at,
+        seconds=trained.seconds,
+        best_step=trained.best_step,
+    )

@@ -1,0 +1,244 @@
+"""Retraining: when to train, one run at a time, and what a run records.
+
+The decision lives in the database: the number of ratings written since the
+served model's data snapshot, and at most one active TrainingRun (a unique
+constraint). The broker only carries the run's id; if it is unreachable the
+run stays pending and is handed over again at the next rating.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from gnn import registry
+from gnn.models import ModelVersion, TrainingRun
+from ratings.models import Rating
+
+log = logging.getLogger("gnn.training")
+
+Status = TrainingRun.Status
+Trigger = TrainingRun.Trigger
+
+# After a failed hand-over, skip the broker for a while so that rating writes
+# do not each wait for its connection timeout.
+_BROKER_BACKOFF_SECONDS = 10.0
+_broker_retry_after = 0.0
+_broker_lock = threading.Lock()
+
+
+class RunAborted(Exception):
+    """The run was marked failed elsewhere (stale); stop training."""
+
+
+# --- When to train --------------------------------------------------------
+
+
+def served_snapshot_at() -> datetime | None:
+    """The data snapshot time of the version `current` points at, if any."""
+    version = registry.current_version(settings.MODELS_DIR)
+    if version is None:
+        return None
+    try:
+        metadata = registry.read_metadata(registry.versions_dir(settings.MODELS_DIR) / version)
+    except registry.ModelVersionError:
+        return None
+    stamp = metadata.get("snapshot_at")
+    return parse_datetime(stamp) if isinstance(stamp, str) else None
+
+
+def ratings_since_snapshot() -> int:
+    since = served_snapshot_at()
+    ratings = Rating.objects.all()
+    if since is not None:
+        ratings = ratings.filter(updated_at__gt=since)
+    return ratings.count()
+
+
+def retrain_if_due() -> TrainingRun | None:
+    """Called after every committed rating write; cheap when nothing is due."""
+    expire_stale_runs()
+    active = TrainingRun.objects.filter(active=True).first()
+    if active is not None:
+        if active.status == Status.QUEUED and active.sent_at is None:
+            _send(active.pk)  # a hand-over that failed earlier
+        return None
+    if ratings_since_snapshot() < settings.RETRAIN_AFTER_RATINGS:
+        return None
+    return training_request(trigger=Trigger.THRESHOLD)
+
+
+def training_request(*, trigger: str) -> TrainingRun | None:
+    """Queue a run unless one is queued or running; None if one already is.
+
+    The run is handed to the broker after the surrounding transaction commits.
+    """
+    expire_stale_runs()
+    try:
+        with transaction.atomic():
+            run = TrainingRun.objects.create(trigger=trigger)
+    except IntegrityError:
+        return None
+    log.info("training run %s queued (trigger: %s)", run.pk, trigger)
+    transaction.on_commit(lambda: _send(run.pk))
+    return run
+
+
+def _send(run_id: int) -> bool:
+    global _broker_retry_after
+    if time.monotonic() < _broker_retry_after:
+        return False
+    from gnn.tasks import train_model
+
+    try:
+        train_model.apply_async(args=[run_id], retry=False)
+    except Exception as exc:
+        with _broker_lock:
+            _broker_retry_after = time.monotonic() + _BROKER_BACKOFF_SECONDS
+        log.warning("broker unreachable, training run %s stays pending: %s", run_id, exc)
+        return False
+    TrainingRun.objects.filter(pk=run_id, sent_at=None).update(sent_at=timezone.now())
+    return True
+
+
+def expire_stale_runs() -> int:
+    """Mark runs whose worker died (no heartbeat) or that never started as failed."""
+    now = timezone.now()
+    dead = TrainingRun.objects.filter(
+        status=Status.RUNNING,
+        heartbeat_at__lt=now - timedelta(seconds=settings.TRAINING_STALE_SECONDS),
+    ).update(
+        status=Status.FAILED,
+        active=None,
+        finished_at=now,
+        error="The worker stopped reporting progress (killed or crashed); nothing was published.",
+    )
+    lost = TrainingRun.objects.filter(
+        status=Status.QUEUED,
+        created_at__lt=now - timedelta(seconds=settings.TRAINING_QUEUED_STALE_SECONDS),
+    ).update(
+        status=Status.FAILED,
+        active=None,
+        finished_at=now,
+        error="No worker picked the run up in time.",
+    )
+    if dead or lost:
+        log.warning("marked %s dead and %s never-started training run(s) failed", dead, lost)
+    return dead + lost
+
+
+# --- Running a run --------------------------------------------------------
+
+
+def training_run_execute(*, run_id: int, **train_options) -> TrainingRun | None:
+    """Claim a queued run and carry it out; None if another worker has it.
+
+    Whatever happens, the served model changes only when a new version was
+    published completely (the registry moves `current` atomically).
+    """
+    now = timezone.now()
+    claimed = TrainingRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if not claimed:
+        log.info("training run %s is not queued (claimed elsewhere or expired); skipping", run_id)
+        return None
+    log.info("training run %s started", run_id)
+
+    def heartbeat(text: str) -> None:
+        alive = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
+            heartbeat_at=timezone.now(), progress=text[:200]
+        )
+        if not alive:
+            raise RunAborted(f"training run {run_id} was marked failed while running")
+
+    from gnn.pipeline import train_from_database  # torch loads here, in the worker
+
+    trigger = TrainingRun.objects.values_list("trigger", flat=True).get(pk=run_id)
+    try:
+        result = train_from_database(
+            progress=heartbeat, run_id=run_id, trigger=trigger, **train_options
+        )
+    except BaseException as exc:
+        TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
+            status=Status.FAILED,
+            active=None,
+            finished_at=timezone.now(),
+            error="".join(traceback.format_exception_only(exc)).strip()[:4000],
+        )
+        log.exception("training run %s failed", run_id)
+        if not isinstance(exc, Exception):
+            raise  # KeyboardInterrupt, SystemExit: stop as asked
+        return TrainingRun.objects.get(pk=run_id)
+    TrainingRun.objects.filter(pk=run_id).update(
+        status=Status.SUCCEEDED,
+        active=None,
+        finished_at=timezone.now(),
+        version=result.version or "",
+        metrics=result.metrics,
+        snapshot_at=result.snapshot_at,
+        ratings_count=result.counts["ratings"],
+        users_count=result.counts["users"],
+        movies_count=result.counts["movies"],
+        progress="done",
+    )
+    log.info("training run %s succeeded: version %s", run_id, result.version)
+    return TrainingRun.objects.get(pk=run_id)
+
+
+# --- Versions -------------------------------------------------------------
+
+
+def versions_sync() -> None:
+    """Mirror models/versions/ into ModelVersion rows (files are the truth)."""
+    found = {info.version: info for info in registry.list_versions(settings.MODELS_DIR)}
+    ModelVersion.objects.exclude(version__in=list(found)).delete()
+    known = set(ModelVersion.objects.values_list("version", flat=True))
+    for name, info in found.items():
+        if name in known or info.metadata is None:
+            continue
+        metadata = info.metadata
+        run_id = metadata.get("training_run")
+        ModelVersion.objects.create(
+            version=name,
+            created_at=parse_datetime(metadata.get("created_at") or "") or None,
+            metrics=metadata.get("metrics") or {},
+            data=metadata.get("data") or {},
+            training_run=TrainingRun.objects.filter(pk=run_id).first() if run_id else None,
+        )
+
+
+def version_activate(*, version: str) -> None:
+    """Serve ``version`` (a rollback or roll-forward); raises ModelVersionError."""
+    registry.activate_version(settings.MODELS_DIR, version)
+    log.info("model version %s activated", version)
+
+
+def training_run_local(*, trigger: str = Trigger.COMMAND, **train_options) -> TrainingRun:
+    """Train in this process (the train_model command), recorded like any run.
+
+    Raises RunInProgress when another run is queued or running.
+    """
+    expire_stale_runs()
+    try:
+        with transaction.atomic():
+            run = TrainingRun.objects.create(trigger=trigger, sent_at=timezone.now())
+    except IntegrityError:
+        active = TrainingRun.objects.filter(active=True).first()
+        raise RunInProgress(active) from None
+    return training_run_execute(run_id=run.pk, **train_options)
+
+
+class RunInProgress(Exception):
+    def __init__(self, run: TrainingRun | None):
+        self.run = run
+        what = f"training run {run.pk} is {run.status}" if run else "a training run is active"
+        super().__init__(f"{what}; only one runs at a time")

@@ -1,0 +1,22 @@
+"""Celery tasks: thin, they take ids and call gnn.services.
+
+No torch import at module level: the worker's child processes import it
+inside the task, after the prefork pool has forked.
+"""
+
+from celery import shared_task
+
+
+@shared_task(name="gnn.tasks.train_model", ignore_result=True)
+def train_model(run_id: int) -> None:
+    from gnn.services import training_run_execute
+
+    training_run_execute(run_id=run_id)
+
+
+@shared_task(name="gnn.tasks.scheduled_retrain", ignore_result=True)
+def scheduled_retrain() -> None:
+    from gnn.models import TrainingRun
+    from gnn.services import training_request
+
+    training_request(trigger=TrainingRun.Trigger.SCHEDULE)

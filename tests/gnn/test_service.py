@@ -1,0 +1,206 @@
+import shutil
+import threading
+import time
+
+import pytest
+from django.conf import settings
+
+from catalog.models import Genre, Movie
+from gnn import registry
+from gnn.service import (
+    RecommendationError,
+    get_service,
+    movies_similar_to,
+    recommendations_for,
+    refresh_recommendations,
+    served_model,
+)
+from ratings.services import dismissal_add, rating_remove, rating_set
+from tests.conftest import train_quickly
+
+
+def ids(recommendations):
+    return [item.movie.pk for item in recommendations.items]
+
+
+def fresh(user):
+    user.refresh_from_db()
+    return user
+
+
+def test_a_new_member_gets_demographic_recommendations_from_the_model(trained, member):
+    result = recommendations_for(user=member, n=10)
+
+    assert result.source == "model"
+    assert result.model_version == trained
+    assert result.from_demographics_only
+    assert len(result.items) == 10
+    assert all(1 <= item.predicted_rating <= 5 for item in result.items)
+    assert all(item.because is None for item in result.items)
+
+
+def test_a_rating_saved_a_moment_ago_changes_the_next_result(trained, member):
+    before = recommendations_for(user=member, n=10)
+    liked = before.items[0].movie
+    rating_set(user=member, movie=liked, value=5)
+
+    after = recommendations_for(user=fresh(member), n=10)
+
+    assert not after.cached
+    assert after.rating_count == 1
+    assert liked.pk not in ids(after)
+    assert any(item.because == liked for item in after.items)
+
+
+def test_a_cached_result_is_not_served_after_a_rating_change(trained, member):
+    movie = Movie.objects.first()
+    recommendations_for(user=member)
+    assert recommendations_for(user=member).cached
+
+    rating_set(user=member, movie=movie, value=1)
+    assert not recommendations_for(user=fresh(member)).cached
+
+    rating_remove(user=member, movie=movie)
+    result = recommendations_for(user=fresh(member))
+    assert not result.cached
+    assert result.rating_count == 0
+
+
+def test_refresh_drops_the_cached_result(trained, member):
+    recommendations_for(user=member)
+    refresh_recommendations(user=member)
+    assert not recommendations_for(user=member).cached
+
+
+def test_rated_dismissed_and_hidden_movies_are_never_returned(trained, member):
+    first = recommendations_for(user=member, n=30)
+    rated, dismissed, hidden = (item.movie for item in first.items[:3])
+    rating_set(user=member, movie=rated, value=4)
+    dismissal_add(user=member, movie=dismissed)
+    Movie.objects.filter(pk=hidden.pk).update(is_visible=False)
+
+    result = recommendations_for(user=fresh(member), n=57)
+
+    returned = set(ids(result))
+    assert not returned & {rated.pk, dismissed.pk, hidden.pk}
+    assert len(returned) == len(result.items) == 57  # 60 movies minus those three
+
+
+def test_rated_movies_can_be_included_when_asked(trained, member):
+    movie = recommendations_for(user=member).items[0].movie
+    rating_set(user=member, movie=movie, value=5)
+    everything = recommendations_for(user=fresh(member), n=60, exclude_rated=False)
+    assert movie.pk in ids(everything)
+
+
+@pytest.mark.parametrize("n", [1, 7, 20])
+def test_n_is_honoured(trained, member, n):
+    assert len(recommendations_for(user=member, n=n).items) == n
+
+
+@pytest.mark.parametrize("n", [0, -3, 101, "10", 2.5, True])
+def test_n_out_of_range_is_rejected_clearly(trained, member, n):
+    with pytest.raises(RecommendationError, match="n must be a whole number from 1 to 100"):
+        recommendations_for(user=member, n=n)
+
+
+def test_explanations_point_at_a_movie_the_member_liked(trained, member):
+    liked = list(Movie.objects.order_by("-rating_count")[:3])
+    for movie in liked:
+        rating_set(user=member, movie=movie, value=5)
+    result = recommendations_for(user=fresh(member))
+    assert result.items and all(item.because in liked for item in result.items)
+
+
+def test_similar_movies_come_from_the_embeddings(trained):
+    movie = Movie.objects.order_by("-rating_count").first()
+    similar = movies_similar_to(movie=movie, n=5)
+    assert len(similar) == 5
+    assert movie not in similar
+
+
+def test_without_a_model_recommendations_fall_back_to_popularity(seeded, member):
+    result = recommendations_for(user=member)
+    assert result.source == "popularity"
+    assert result.model_version is None
+    liked = [item.movie.liked_count for item in result.items]
+    assert liked == sorted(liked, reverse=True)
+    assert served_model() is None
+
+
+# --- Swaps: these need committed data, the loader is another thread ------------
+
+
+@pytest.fixture
+def instant_checks(settings):
+    settings.MODEL_CHECK_INTERVAL = 0.0
+
+
+def test_a_movie_added_by_a_curator_after_training_is_recommendable(
+    trained_committed, member, instant_checks
+):
+    recommendations_for(user=member)
+    movie = Movie.objects.create(title="A Brand New Film", year=1998)
+    movie.genres.add(Genre.objects.get(name="Drama"))
+
+    recommendations_for(user=member)  # notices the catalogue change
+    get_service().wait_for_reload()
+    result = recommendations_for(user=fresh(member), n=61)
+
+    assert movie.pk in ids(result)
+    assert get_service().engine().version == trained_committed
+
+
+def test_hot_swap_under_load_fails_no_request(trained_committed, member, instant_checks):
+    old = trained_committed
+    recommendations_for(user=member)
+    errors, versions, stop = [], [], threading.Event()
+
+    def hammer():
+        from django.db import connection
+
+        try:
+            while not stop.is_set():
+                try:
+                    versions.append(recommendations_for(user=member, n=5).model_version)
+                except Exception as exc:
+                    errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    new = train_quickly(seed=1)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not versions or versions[-1] != new):
+        time.sleep(0.05)
+    time.sleep(0.2)
+    stop.set()
+    for thread in threads:
+        thread.join()
+
+    assert not errors
+    assert versions[0] == old and versions[-1] == new
+    swap = versions.index(new)
+    assert all(v == new for v in versions[swap:])
+
+
+def test_a_broken_new_version_is_refused_and_the_old_one_keeps_serving(
+    trained_committed, member, instant_checks
+):
+    recommendations_for(user=member)
+    broken = train_quickly(no_activate=True)
+    (registry.versions_dir(settings.MODELS_DIR) / broken / "model.pt").write_bytes(b"not torch")
+    # Point `current` at it behind the registry's back, as a bad deploy would.
+    link = settings.MODELS_DIR / "current"
+    link.unlink()
+    link.symlink_to(f"versions/{broken}")
+
+    recommendations_for(user=member)
+    get_service().wait_for_reload()
+    result = recommendations_for(user=member)
+
+    assert result.model_version == trained_committed
+    assert result.source == "model"
+    shutil.rmtree(registry.versions_dir(settings.MODELS_DIR) / broken)

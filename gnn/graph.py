@@ -54,8 +54,10 @@ def load_snapshot() -> Dataset:
     consistent snapshot: a REPEATABLE READ transaction on PostgreSQL; on
     SQLite an IMMEDIATE transaction, so rating writes wait (on the busy
     timeout) for the fraction of a second the reads take."""
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and outermost:
+            # Inside someone else's transaction (tests), that one's snapshot rules.
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         taken_at = timezone.now()

@@ -101,6 +101,10 @@ def train_from_database(
             f"(need at least {MIN_RATINGS} ratings by {MIN_USERS} users)"
         )
     cfg = Config(seed=seed)
+    if settings.TRAINING_MAX_STEPS:
+        cfg.max_steps = settings.TRAINING_MAX_STEPS
+    if settings.TRAINING_PATIENCE:
+        cfg.patience = settings.TRAINING_PATIENCE
     if max_steps is not None:
         cfg.max_steps = max_steps
     split = split_for_evaluation(dataset, seed)

@@ -233,6 +233,10 @@ MODEL_CHECK_INTERVAL = env_float("MODEL_CHECK_INTERVAL", 1.0, minimum=0.0)
 TORCH_THREADS_SERVING = env_int("TORCH_THREADS_SERVING", 1, minimum=1)
 # Threads for training (command, Celery worker).
 TORCH_THREADS_TRAINING = env_int("TORCH_THREADS_TRAINING", 2, minimum=1)
+# Bounds on a training run (full-graph steps, and evaluations without
+# improvement before stopping early); 0 keeps the model's defaults.
+TRAINING_MAX_STEPS = env_int("TRAINING_MAX_STEPS", 0, minimum=0)
+TRAINING_PATIENCE = env_int("TRAINING_PATIENCE", 0, minimum=0)
 
 # --- Retraining (Celery) ----------------------------------------------------
 

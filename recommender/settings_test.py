@@ -17,7 +17,13 @@ CACHES = {
     }
 }
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: the Celery worker the tests start in another
+    # process must see the same test database.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("TEST_DATABASE_NAME", str(BASE_DIR / "data" / "test-db.sqlite3"))  # noqa: F405
+    }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Several test processes (CI runs SQLite and PostgreSQL suites) must not
     # share one test database.
     DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
@@ -30,3 +36,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_AUTOREFRESH = True
+
+# One thread: the suite shares two cores with the live server, a Celery worker
+# and Chromium, and oversubscribed OpenMP threads spin instead of working.
+TORCH_THREADS_TRAINING = 1
+TORCH_THREADS_SERVING = 1

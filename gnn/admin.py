@@ -1,0 +1,186 @@
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from gnn import registry
+from gnn.models import ModelVersion, TrainingRun
+from gnn.reporting import floor_names, metric_rows
+from gnn.services import expire_stale_runs, training_request, version_activate, versions_sync
+
+
+def _figure(metrics: dict, protocol: str, metric: str) -> str:
+    value = (metrics.get(protocol) or {}).get("model", {}).get(metric)
+    return f"{value:.3f}" if isinstance(value, int | float) else "–"
+
+
+class _MetricsMixin:
+    @admin.display(description="RMSE")
+    def warm_rmse(self, obj):
+        return _figure(obj.metrics, "warm", "rmse")
+
+    @admin.display(description="NDCG@10")
+    def warm_ndcg(self, obj):
+        return _figure(obj.metrics, "warm", "ndcg_at_10")
+
+    @admin.display(description="new members NDCG@10")
+    def cold_ndcg(self, obj):
+        return _figure(obj.metrics, "cold", "ndcg_at_10")
+
+    @admin.display(description="after 5 ratings NDCG@10")
+    def first5_ndcg(self, obj):
+        return _figure(obj.metrics, "first_5", "ndcg_at_10")
+
+    @admin.display(description="metrics beside the floors")
+    def metrics_table(self, obj):
+        rows = metric_rows(obj.metrics or {})
+        if not rows:
+            return "–"
+        head = format_html_join("", "<th>{}</th>", ((n,) for n in ["", "model", *floor_names()]))
+        body = format_html_join(
+            "",
+            "<tr><th>{}</th><td><b>{}</b></td>{}</tr>",
+            (
+                (
+                    row["label"],
+                    row["model"] or "–",
+                    format_html_join("", "<td>{}</td>", ((v or "–",) for v in row["floors"])),
+                )
+                for row in rows
+            ),
+        )
+        return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(_MetricsMixin, admin.ModelAdmin):
+    change_list_template = "admin/gnn/trainingrun/change_list.html"
+    list_display = (
+        "pk",
+        "trigger",
+        "status",
+        "created_at",
+        "duration",
+        "ratings_count",
+        "version",
+        "warm_rmse",
+        "warm_ndcg",
+        "cold_ndcg",
+        "first5_ndcg",
+    )
+    list_filter = ("status", "trigger")
+    readonly_fields = (
+        "trigger",
+        "status",
+        "created_at",
+        "sent_at",
+        "started_at",
+        "heartbeat_at",
+        "finished_at",
+        "snapshot_at",
+        "ratings_count",
+        "users_count",
+        "movies_count",
+        "progress",
+        "version",
+        "error",
+        "metrics_table",
+    )
+    exclude = ("metrics",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="duration")
+    def duration(self, run):
+        seconds = run.duration_seconds
+        return f"{seconds:.0f} s" if seconds is not None else "–"
+
+    def changelist_view(self, request, extra_context=None):
+        expire_stale_runs()
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        retrain = self.admin_site.admin_view(self.retrain_now)
+        return [path("retrain/", retrain, name="gnn_trainingrun_retrain"), *super().get_urls()]
+
+    def retrain_now(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("gnn.add_trainingrun") and not request.user.is_superuser:
+            messages.error(request, "You may not start training runs.")
+        else:
+            run = training_request(trigger=TrainingRun.Trigger.ADMIN)
+            if run is None:
+                messages.warning(
+                    request,
+                    "A training run is already queued or running; it was not started twice.",
+                )
+            else:
+                messages.success(
+                    request,
+                    f"Training run {run.pk} is queued. A worker trains it and the site switches "
+                    "to the new version when it is ready.",
+                )
+        return HttpResponseRedirect(reverse("admin:gnn_trainingrun_changelist"))
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(_MetricsMixin, admin.ModelAdmin):
+    list_display = (
+        "version",
+        "serving",
+        "created_at",
+        "ratings",
+        "warm_rmse",
+        "warm_ndcg",
+        "cold_ndcg",
+        "first5_ndcg",
+        "training_run",
+    )
+    readonly_fields = ("version", "created_at", "data", "training_run", "metrics_table")
+    exclude = ("metrics",)
+    actions = ("activate",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        versions_sync()  # the files are the truth
+        self._current = registry.current_version(settings.MODELS_DIR)
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="serving", boolean=True)
+    def serving(self, version):
+        return version.version == getattr(self, "_current", None)
+
+    @admin.display(description="ratings")
+    def ratings(self, version):
+        return version.data.get("ratings", "–")
+
+    @admin.action(description="Activate (serve this version)")
+    def activate(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to serve.", messages.ERROR)
+            return
+        version = queryset.get().version
+        try:
+            version_activate(version=version)
+        except registry.ModelVersionError as exc:
+            self.message_user(request, f"Not activated: {exc}", messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Version {version} is now serving; web processes switch within seconds.",
+            messages.SUCCESS,
+        )

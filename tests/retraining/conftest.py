@@ -1,0 +1,162 @@
+"""A real Celery worker process and a real broker for the retraining tests."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from kombu import pools as kombu_pools
+
+from gnn import services
+from recommender.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def database_url() -> str:
+    """The test database, for another process to connect to."""
+    config = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{config['NAME']}"
+    user = config.get("USER") or "postgres"
+    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
+    host = config.get("HOST") or "127.0.0.1"
+    port = config.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{config['NAME']}"
+
+
+def _reset_pools():
+    """Forget pooled broker connections so the next publish uses the new URL.
+
+    Celery has no public call for this; it is what it does itself after a fork
+    (Celery._after_fork).
+    """
+    kombu_pools.reset()  # kombu keeps producer pools per connection, process-wide
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@contextlib.contextmanager
+def broker(url: str, transport_options: dict | None = None):
+    """Point this process's Celery producer at ``url``."""
+    saved = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
+    celery_app.conf.broker_url = url
+    celery_app.conf.broker_transport_options = transport_options or {
+        "socket_connect_timeout": 0.5,
+        "socket_timeout": 2,
+        "max_retries": 0,
+    }
+    _reset_pools()
+    services._broker_retry_after = 0.0
+    try:
+        yield
+    finally:
+        celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
+        _reset_pools()
+        services._broker_retry_after = 0.0
+
+
+@pytest.fixture
+def redis_broker():
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    with broker(REDIS_URL):
+        yield client
+    client.flushdb()
+
+
+class Worker:
+    """`celery worker` as a separate process group, as an operator runs it."""
+
+    def __init__(self, broker_url: str, log_path: Path, **env):
+        self.log_path = log_path
+        environment = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "recommender.settings",
+            "DEBUG": "false",
+            "SECRET_KEY": "worker-test-key",
+            "DATABASE_URL": database_url(),
+            "DATA_DIR": str(settings.DATA_DIR),
+            "MODELS_DIR": str(settings.MODELS_DIR),
+            "CELERY_BROKER_URL": broker_url,
+            "TORCH_THREADS_TRAINING": "1",
+            "OMP_NUM_THREADS": "1",
+            **{key: str(value) for key, value in env.items()},
+        }
+        command = [
+            sys.executable, "-m", "celery", "-A", "recommender", "worker",
+            "-Q", "celery,training", "--concurrency", "1", "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+        ]  # fmt: skip
+        self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        self._wait_ready()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def _wait_ready(self, timeout: float = 60.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "ready." in self.output():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"celery worker did not start:\n{self.output()[-3000:]}")
+
+    def kill(self):
+        """SIGKILL the worker and its pool children, as an OOM killer would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self):
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    workers = []
+
+    def start(broker_url: str = REDIS_URL, **env) -> Worker:
+        worker = Worker(broker_url, tmp_path / f"worker-{len(workers)}.log", **env)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def wait_for(predicate, timeout: float = 90.0, interval: float = 0.2, what="condition"):
+    """Poll until ``predicate`` is truthy; ``what`` (text, or a callable giving
+    text such as a worker's log) says what was awaited when it times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    description = what() if callable(what) else what
+    raise AssertionError(f"timed out after {timeout} s waiting for {description}")

@@ -30,7 +30,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 
 run: $(VENV)/.installed-run .env
 	$(PY) manage.py bootstrap
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	PY=$(PY) HOST=$(HOST) PORT=$(PORT) scripts/run-local
 
 test: $(VENV)/.installed-dev
 	scripts/ensure-chromium

@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from accounts.models import Gender, Occupation, User
 
@@ -7,7 +7,19 @@ _DEMOGRAPHIC_FIELDS = ("age", "gender", "occupation", "zip_code")
 ZIP_HELP = "Optional. The first digit tells the recommender your region."
 
 
-class DemographicsMixin(forms.Form):
+class NoColonLabels:
+    """Labels read "Age", not "Age:"; the layout sets them apart already."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class LoginForm(NoColonLabels, AuthenticationForm):
+    pass
+
+
+class DemographicsMixin(NoColonLabels, forms.Form):
     age = forms.IntegerField(min_value=User.MIN_AGE, max_value=User.MAX_AGE)
     gender = forms.ChoiceField(choices=[("", "Choose…"), *Gender.choices])
     occupation = forms.ChoiceField(choices=[("", "Choose…"), *Occupation.choices])

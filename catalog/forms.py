@@ -14,6 +14,10 @@ SORTS = {
 
 
 class CatalogueFilterForm(forms.Form):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
     q = forms.CharField(required=False, max_length=100, label="Title")
     genre = forms.ModelChoiceField(
         queryset=Genre.objects.all(),

@@ -50,6 +50,7 @@ def _widget(request, movie: Movie, *, value, error: str = "", saved: str = "", s
         "error": error,
         "saved": saved,
         "next_url": _next_url(request, reverse("catalog:detail", args=[movie.pk])),
+        "hide_clear": bool(request.POST.get("hide_clear")),
     }
     response = render(request, "ratings/stars.html#star-widget", context, status=status)
     if not error:

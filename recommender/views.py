@@ -4,9 +4,12 @@ itself stays behind gnn.service."""
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
 from catalog.selectors import popular_movies
+from gnn.models import TrainingRun
+from gnn.reporting import floor_names, metric_rows
 from gnn.service import recommendations_for, refresh_recommendations, served_model
 from ratings.selectors import attach_my_ratings
 
@@ -52,4 +55,12 @@ def recommendations_panel(request):
 @require_GET
 def model_page(request):
     served = served_model()
-    return render(request, "home/model.html", {"served": served})
+    context = {"served": served}
+    if served:
+        meta = served.metadata
+        context["rows"] = metric_rows(meta.get("metrics") or {})
+        context["floor_names"] = floor_names()
+        context["trained_at"] = parse_datetime(meta.get("created_at") or "")
+        triggers = dict(TrainingRun.Trigger.choices)
+        context["trigger"] = triggers.get(meta.get("trigger"), meta.get("trigger"))
+    return render(request, "home/model.html", context)

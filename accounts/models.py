@@ -76,3 +76,19 @@ class User(AbstractUser):
 
     def __str__(self):
         return self.username
+
+
+class ApiToken(models.Model):
+    """A member's key for the JSON API (``Authorization: Bearer <token>``).
+
+    Only a SHA-256 of the token is stored; the token itself is shown once.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False, help_text="To recognise a token.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.user})"

@@ -1,9 +1,14 @@
+import hashlib
+import secrets
 from collections.abc import Iterable
 
 from django.contrib.auth.hashers import make_password
 from django.db.models import F
+from django.utils import timezone
 
-from accounts.models import Source, User
+from accounts.models import ApiToken, Source, User
+
+TOKEN_PREFIX = "reel_"
 
 
 def movielens_username(movielens_id: int) -> str:
@@ -89,3 +94,28 @@ def user_update_demographics(
     # Demographics are model inputs: cached recommendations are stale.
     user_taste_changed(user_id=user.pk)
     return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_token_create(*, user: User) -> str:
+    """A new API token for the member; the only time the token is readable."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    ApiToken.objects.create(user=user, key_hash=_token_hash(token), prefix=token[:12])
+    return token
+
+
+def api_token_user(*, token: str) -> User | None:
+    """The active member a token belongs to, or None."""
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    found = ApiToken.objects.select_related("user").filter(key_hash=_token_hash(token)).first()
+    if found is None or not found.user.is_active:
+        return None
+    now = timezone.now()
+    if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 60:
+        # Recorded at most once a minute: not a write per request.
+        ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
+    return found.user

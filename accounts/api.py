@@ -1,0 +1,155 @@
+from datetime import datetime
+
+from django.contrib.auth import authenticate
+from ninja import Field, Query, Router, Schema, Status
+from ninja.security import HttpBearer, SessionAuth
+
+from accounts.forms import SignUpForm
+from accounts.models import Gender, Occupation, User
+from accounts.services import api_token_create, api_token_user, user_create
+from recommender.api_common import (
+    AUTH_ERRORS,
+    MAX_PAGE,
+    ApiError,
+    Id,
+    Message,
+    PageMeta,
+    Problems,
+    Text,
+    form_problems,
+    paginate,
+)
+
+router = Router(tags=["users"])
+
+
+class TokenAuth(HttpBearer):
+    """``Authorization: Bearer <token>`` with a token from POST /api/users or /api/tokens."""
+
+    def authenticate(self, request, token):
+        user = api_token_user(token=token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+# A member: by token, or by the website's session (CSRF-checked for writes).
+MEMBER = [TokenAuth(), SessionAuth(csrf=True)]
+
+
+def visible_user(request, user_id: int) -> User:
+    """The member themselves, or anyone for staff; other people do not exist (404)."""
+    me = request.auth
+    if me.pk == user_id:
+        return me
+    if me.is_staff:
+        found = User.objects.filter(pk=user_id).first()
+        if found is not None:
+            return found
+    raise ApiError(404, "Not Found")
+
+
+class UserIn(Schema):
+    username: Text(150, 1)
+    password: Text(128, 1)
+    age: int = Field(ge=User.MIN_AGE, le=User.MAX_AGE)
+    gender: Gender
+    occupation: Occupation
+    zip_code: Text(10) = ""
+
+
+class UserOut(Schema):
+    id: int
+    username: str
+    age: int | None
+    gender: str
+    occupation: str
+    zip_code: str
+    date_joined: datetime
+
+
+class CreatedUser(Schema):
+    user: UserOut
+    token: str = Field(description="Send as 'Authorization: Bearer <token>'. Shown only once.")
+
+
+class Credentials(Schema):
+    username: Text(150, 1)
+    password: Text(128, 1)
+
+
+class TokenOut(Schema):
+    token: str
+
+
+class RatingOut(Schema):
+    id: int
+    movie_id: int
+    movie_title: str
+    value: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RatingPage(PageMeta):
+    results: list[RatingOut]
+
+
+def rating_out(rating) -> dict:
+    return {
+        "id": rating.pk,
+        "movie_id": rating.movie_id,
+        "movie_title": rating.movie.title,
+        "value": rating.value,
+        "created_at": rating.created_at,
+        "updated_at": rating.updated_at,
+    }
+
+
+@router.post("/users", response={201: CreatedUser, 400: Message, 422: Problems}, auth=None)
+def create_user(request, payload: UserIn):
+    """Sign up with demographics; the answer carries an API token for the new member."""
+    data = payload.dict()
+    form = SignUpForm(data={**data, "password1": data["password"], "password2": data["password"]})
+    if not form.is_valid():
+        raise form_problems(form, rename={"password1": "password", "password2": "password"})
+    user = user_create(
+        username=form.cleaned_data["username"],
+        password=data["password"],
+        age=form.cleaned_data["age"],
+        gender=form.cleaned_data["gender"],
+        occupation=form.cleaned_data["occupation"],
+        zip_code=form.cleaned_data["zip_code"],
+    )
+    return Status(201, {"user": user, "token": api_token_create(user=user)})
+
+
+@router.post(
+    "/tokens", response={201: TokenOut, 401: Message, 400: Message, 422: Problems}, auth=None
+)
+def create_token(request, payload: Credentials):
+    """A new API token for an existing member, from their username and password."""
+    user = authenticate(request, username=payload.username, password=payload.password)
+    if user is None:
+        raise ApiError(401, "Wrong username or password.")
+    return Status(201, {"token": api_token_create(user=user)})
+
+
+@router.get("/users/{user_id}", response={200: UserOut, **AUTH_ERRORS}, auth=MEMBER)
+def get_user(request, user_id: Id):
+    return visible_user(request, user_id)
+
+
+@router.get("/users/{user_id}/ratings", response={200: RatingPage, **AUTH_ERRORS}, auth=MEMBER)
+def user_ratings(
+    request,
+    user_id: Id,
+    page: int = Query(1, ge=1, le=MAX_PAGE),
+    page_size: int = Query(20, ge=1, le=100),
+):
+    """The member's ratings, newest first."""
+    from ratings.selectors import rating_history
+
+    user = visible_user(request, user_id)
+    items, meta = paginate(rating_history(user=user), page, page_size)
+    return {**meta, "results": [rating_out(r) for r in items]}

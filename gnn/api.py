@@ -1,0 +1,114 @@
+"""Recommendations and model information as JSON; the same service as the site."""
+
+from ninja import Field, Query, Router, Schema
+
+from accounts.api import MEMBER, visible_user
+from catalog.api import MovieOut, movie_out
+from gnn.service import (
+    RecommendationError,
+    recommendations_for,
+    refresh_recommendations,
+    served_model,
+)
+from recommender.api_common import AUTH_ERRORS, READ_ERRORS, ApiError, Id, Message
+
+router = Router(tags=["recommendations"])
+
+
+class MovieRef(Schema):
+    id: int
+    title: str
+
+
+class RecommendationOut(Schema):
+    movie: MovieOut
+    predicted_rating: float | None = Field(
+        description="The rating the model expects the member to give (1-5); with the "
+        "popularity fallback, the movie's average rating."
+    )
+    score: float
+    because: MovieRef | None = Field(description="The member's liked movie behind this one.")
+
+
+class RecommendationList(Schema):
+    user_id: int
+    source: str = Field(description="'model', or 'popularity' while no model is trained")
+    model_version: str | None
+    based_on_ratings: int
+    cached: bool
+    items: list[RecommendationOut]
+
+
+class ModelInfo(Schema):
+    serving: bool
+    version: str | None = None
+    created_at: str | None = None
+    trigger: str | None = None
+    data: dict = {}
+    metrics: dict = {}
+    hyperparameters: dict = {}
+    training_seconds: float | None = None
+    fallback: str | None = Field(None, description="'popularity' while no model is serving")
+
+
+@router.get(
+    "/recommendations/{user_id}", response={200: RecommendationList, **AUTH_ERRORS}, auth=MEMBER
+)
+def recommendations(
+    request,
+    user_id: Id,
+    n: int = Query(10, ge=1, le=100),
+    exclude_rated: bool = True,
+):
+    """Top ``n`` movies for the member: from demographics alone until they rate, then
+    from their ratings too, at once (no retraining)."""
+    user = visible_user(request, user_id)
+    try:
+        result = recommendations_for(user=user, n=n, exclude_rated=exclude_rated)
+    except RecommendationError as exc:
+        raise ApiError.invalid(exc.field, exc.message, where="query") from None
+    return {
+        "user_id": user.pk,
+        "source": result.source,
+        "model_version": result.model_version,
+        "based_on_ratings": result.rating_count,
+        "cached": result.cached,
+        "items": [
+            {
+                "movie": movie_out(item.movie),
+                "predicted_rating": item.predicted_rating,
+                "score": item.score,
+                "because": {"id": item.because.pk, "title": item.because.title}
+                if item.because
+                else None,
+            }
+            for item in result.items
+        ],
+    }
+
+
+@router.post(
+    "/recommendations/{user_id}/refresh", response={200: Message, **AUTH_ERRORS}, auth=MEMBER
+)
+def refresh(request, user_id: Id):
+    """Drop the member's cached recommendations; the next request recomputes them."""
+    refresh_recommendations(user=visible_user(request, user_id))
+    return {"detail": "Recommendations will be recomputed on the next request."}
+
+
+@router.get("/model/info", response={200: ModelInfo, **READ_ERRORS}, auth=None, tags=["system"])
+def model_info(request):
+    served = served_model()
+    if served is None:
+        return {"serving": False, "fallback": "popularity"}
+    meta = served.metadata
+    return {
+        "serving": True,
+        "version": served.version,
+        "created_at": meta.get("created_at"),
+        "trigger": meta.get("trigger"),
+        "data": meta.get("data") or {},
+        "metrics": meta.get("metrics") or {},
+        "hyperparameters": meta.get("hyperparameters") or {},
+        "training_seconds": meta.get("training_seconds"),
+    }

@@ -1,0 +1,139 @@
+"""The JSON API under /api/, with its OpenAPI document at /api/openapi.json and
+browsable docs at /api/docs. Each app contributes a router; this module adds
+the error handling they share and the health check."""
+
+from __future__ import annotations
+
+import time
+
+from django.db import connection
+from django.http import Http404
+from ninja import NinjaAPI, Schema, Status
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from accounts.api import router as users_router
+from catalog.api import router as movies_router
+from gnn.api import router as recommendations_router
+from ratings.api import router as ratings_router
+from recommender.api_common import ApiError
+
+api = NinjaAPI(
+    title="Reel API",
+    version="1",
+    description=(
+        "Everything the website does, for other programs. Create a member with POST "
+        "/api/users (the answer carries a token) or get a token for an existing one with "
+        "POST /api/tokens, then send `Authorization: Bearer <token>`. A member reads and "
+        "writes only their own data (others' is 404); staff may read anyone's. Errors are "
+        'JSON: `{"detail": "..."}`, or for invalid input (422) `{"detail": '
+        '[{"loc": [...], "msg": "...", "type": "..."}]}`.'
+    ),
+    urls_namespace="api",
+)
+api.add_router("", users_router)
+api.add_router("", ratings_router)
+api.add_router("", movies_router)
+api.add_router("", recommendations_router)
+
+
+@api.exception_handler(ApiError)
+def _api_error(request, exc: ApiError):
+    return api.create_response(request, exc.payload(), status=exc.status)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request, exc: ValidationError):
+    # Only what the documented schema promises (pydantic adds input/ctx/url).
+    problems = [
+        {
+            "loc": [str(part) if not isinstance(part, int) else part for part in e.get("loc", [])],
+            "msg": str(e.get("msg", "invalid")),
+            "type": str(e.get("type", "value_error")),
+        }
+        for e in exc.errors
+    ]
+    return api.create_response(request, {"detail": problems}, status=422)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthorised(request, exc):
+    return api.create_response(
+        request, {"detail": "Authentication required: send a Bearer token."}, status=401
+    )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return api.create_response(request, {"detail": "Not Found"}, status=404)
+
+
+class Check(Schema):
+    ok: bool
+    detail: str
+
+
+class Health(Schema):
+    status: str
+    database: Check
+    model: Check
+    broker: Check
+    model_version: str | None
+
+
+_broker_checked: tuple[float, Check] | None = None
+
+
+def _check_broker() -> Check:
+    """Whether the broker answers, remembered for a few seconds: probes are frequent."""
+    global _broker_checked
+    now = time.monotonic()
+    if _broker_checked and now - _broker_checked[0] < 5:
+        return _broker_checked[1]
+    from recommender.celery import app as celery_app
+
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=1)
+        check = Check(ok=True, detail=conn.as_uri())
+    except Exception as exc:
+        check = Check(ok=False, detail=f"unreachable: {exc}"[:200])
+    _broker_checked = (now, check)
+    return check
+
+
+@api.get("/health", response={200: Health, 503: Health}, auth=None, tags=["system"])
+def health(request):
+    """200 while the site can serve (database reachable), 503 when it cannot. A missing
+    model or broker degrades the service (popularity; retraining later) but it serves."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        database = Check(ok=True, detail=connection.vendor)
+    except Exception as exc:
+        database = Check(ok=False, detail=f"unreachable: {exc}"[:200])
+    version = None
+    if database.ok:
+        from gnn.service import served_model
+
+        served = served_model()
+        version = served.version if served else None
+    model = Check(
+        ok=version is not None,
+        detail=f"serving {version}" if version else "no model: recommending by popularity",
+    )
+    broker = _check_broker()
+    if not database.ok:
+        status = "unavailable"
+    elif model.ok and broker.ok:
+        status = "ok"
+    else:
+        status = "degraded"
+    body = Health(
+        status=status, database=database, model=model, broker=broker, model_version=version
+    )
+    return Status(200 if database.ok else 503, body)

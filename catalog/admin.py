@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.db import models
 from django.db.models import Count
+from django.utils import timezone
 
 from catalog.models import Genre, Movie
 
@@ -60,12 +61,13 @@ class MovieAdmin(admin.ModelAdmin):
 
     @admin.action(description="Hide selected movies from members and recommendations")
     def hide_movies(self, request, queryset):
-        updated = queryset.update(is_visible=False)
+        # updated_at moves too: the recommender notices catalogue changes by it.
+        updated = queryset.update(is_visible=False, updated_at=timezone.now())
         self.message_user(request, f"{updated} movie(s) hidden.")
 
     @admin.action(description="Show selected movies again")
     def show_movies(self, request, queryset):
-        updated = queryset.update(is_visible=True)
+        updated = queryset.update(is_visible=True, updated_at=timezone.now())
         self.message_user(request, f"{updated} movie(s) shown.")
 
 

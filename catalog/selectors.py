@@ -41,9 +41,10 @@ def movie_search(
 
 
 def popular_movies(*, exclude_ids=(), limit: int = 12) -> list[Movie]:
+    """``exclude_ids`` may be a queryset of ids: it becomes a subquery."""
     return list(
         Movie.objects.visible()
-        .exclude(pk__in=list(exclude_ids))
+        .exclude(pk__in=exclude_ids)
         .prefetch_related("genres")
         .order_by("-liked_count", "-rating_count", "title")[:limit]
     )

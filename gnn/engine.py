@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 
 from catalog.models import Movie
 from gnn import registry
@@ -24,7 +24,7 @@ from gnn.graph import build_graph, load_snapshot, user_table
 from gnn.inference import (
     MovieCache,
     build_cache_from_graph,
-    embed_users,
+    embed_one_user,
     predicted_ratings,
     rank_scores,
 )
@@ -46,32 +46,30 @@ class Engine:
     movie_ids: np.ndarray  # row -> Movie pk (visible movies when built)
     movie_row: dict[int, int]  # Movie pk -> row
     unit_embeddings: torch.Tensor  # final movie embeddings, L2-normalised
-    catalogue_stamp: object  # Max(Movie.updated_at) when built
+    catalogue_stamp: str  # see catalogue_stamp()
     built_seconds: float
     graph_user_ids: np.ndarray  # row -> User pk of the users in the graph
+    # The visible catalogue when built (genres prefetched), so that a cached
+    # list is served without touching the database. Read-only: callers copy.
+    movies: dict[int, Movie]
 
     @property
     def cache_key(self) -> str:
         """Names what a cached list was computed from: the version and the
         catalogue it saw (identical in every process)."""
-        stamp = self.catalogue_stamp.isoformat() if self.catalogue_stamp else "empty"
-        return f"{self.version}@{stamp}"
+        return f"{self.version}@{self.catalogue_stamp}"
 
     # --- per request ---------------------------------------------------------
 
     def embed(self, user, rated: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
         rows = [(self.movie_row[m], v) for m, v in rated if m in self.movie_row]
-        movies = torch.tensor([r for r, _ in rows], dtype=torch.long)
-        values = torch.tensor([v for _, v in rows], dtype=torch.long)
-        zu, bu = embed_users(
+        return embed_one_user(
             self.model,
             self.cache,
             self.preprocessor.user_features(user_table([user])),
-            torch.zeros(len(rows), dtype=torch.long),
-            movies,
-            values,
+            torch.tensor([r for r, _ in rows], dtype=torch.long),
+            torch.tensor([v for _, v in rows], dtype=torch.long),
         )
-        return zu, bu
 
     @torch.no_grad()
     def recommend(self, *, user, rated, exclude, k: int) -> list[tuple]:
@@ -119,8 +117,14 @@ class Engine:
         return self.cache.users[int(positions[0])] if len(positions) else None
 
 
-def catalogue_stamp():
-    return Movie.objects.aggregate(changed=Max("updated_at"))["changed"]
+def catalogue_stamp() -> str:
+    """Changes whenever curators add, edit, hide or show a movie (one indexed
+    aggregate; the count catches bulk updates that leave updated_at alone)."""
+    found = Movie.objects.aggregate(
+        changed=Max("updated_at"), visible=Count("pk", filter=Q(is_visible=True))
+    )
+    changed = found["changed"].isoformat() if found["changed"] else "never"
+    return f"{changed}/{found['visible']}"
 
 
 def build_engine(models_dir, version: str) -> Engine:
@@ -138,6 +142,7 @@ def build_engine(models_dir, version: str) -> Engine:
     graph = build_graph(dataset, preprocessor)
     cache = build_cache_from_graph(model, graph)
     ids = dataset.movies.ids
+    catalogue = {m.pk: m for m in Movie.objects.visible().prefetch_related("genres")}
     engine = Engine(
         version=version,
         metadata=loaded.metadata,
@@ -150,6 +155,7 @@ def build_engine(models_dir, version: str) -> Engine:
         catalogue_stamp=stamp,
         built_seconds=time.perf_counter() - started,
         graph_user_ids=dataset.users.ids,
+        movies=catalogue,
     )
     log.info(
         "model version %s ready: %d movies, %d ratings in the graph, built in %.2f s",

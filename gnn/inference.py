@@ -26,6 +26,10 @@ class MovieCache:
     rate_bias: torch.Tensor  # [M]
     users: torch.Tensor  # final embeddings of the users in the graph [U, d]
     user_bias: torch.Tensor  # their rating biases [U]
+    # What each movie sends a user through each rating value, per layer
+    # [M, 5, d]: with these, a user's embedding costs O(ratings x d).
+    messages1: torch.Tensor
+    messages2: torch.Tensor
 
 
 @torch.no_grad()
@@ -50,6 +54,8 @@ def build_cache(
         rate_bias=rate_bias,
         users=out["u"],
         user_bias=model.user_bias(ui, mi, r, user_x.size(0), rate_bias),
+        messages1=model.conv1_mu.source_messages(out["m0"]),
+        messages2=model.conv2_mu.source_messages(out["m1"]),
     )
 
 
@@ -85,6 +91,33 @@ def embed_users(
     )
     zu = model.user_layers(user_x, cache.m0, cache.m1, movie_to_user)
     bu = model.user_bias(ui, mi, r, user_x.size(0), cache.rate_bias)
+    return zu, bu
+
+
+@torch.no_grad()
+def embed_one_user(
+    model: Recommender,
+    cache: MovieCache,
+    user_x: torch.Tensor,
+    rows: torch.Tensor,
+    values: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One user's embedding [1, d] and rating bias [1]: the per-request path.
+
+    The same arithmetic as the full-graph pass (eval mode) for that user, read
+    from the cached per-rating movie messages instead of recomputed: a sum over
+    the user's k ratings per layer, no sparse matrix, no pass over all movies.
+    """
+    model.eval()
+    types = values - 1
+    weight = float(max(len(rows), 1)) ** -model.cfg.norm_power
+    u0 = model.user_h0(user_x)
+    aggregated1 = cache.messages1[rows, types].sum(0, keepdim=True) * weight
+    u1 = torch.relu(aggregated1 + model.conv1_mu.lin_root(u0))
+    aggregated2 = cache.messages2[rows, types].sum(0, keepdim=True) * weight
+    zu = aggregated2 + model.conv2_mu.lin_root(u1)
+    residual = values.float() - model.mu - cache.rate_bias[rows]
+    bu = residual.sum().reshape(1) / (len(rows) + model.cfg.bias_shrink)
     return zu, bu
 
 

@@ -99,10 +99,13 @@ class RatingSAGEConv(MessagePassing):
         nn.init.xavier_uniform_(self.weight.view(N_RATINGS * in_src, out))
         self.lin_root = nn.Linear(in_dst, out)
 
-    def forward(self, x_src: torch.Tensor, x_dst: torch.Tensor, adjacency: torch.Tensor):
-        n_src = x_src.size(0)
+    def source_messages(self, x_src: torch.Tensor) -> torch.Tensor:
+        """Every source's message for each rating value: [n_src, 5, out]."""
         stacked = self.weight.permute(1, 0, 2).reshape(x_src.size(1), N_RATINGS * self.out)
-        messages = (x_src @ stacked).view(n_src * N_RATINGS, self.out)
+        return (x_src @ stacked).view(x_src.size(0), N_RATINGS, self.out)
+
+    def forward(self, x_src: torch.Tensor, x_dst: torch.Tensor, adjacency: torch.Tensor):
+        messages = self.source_messages(x_src).view(x_src.size(0) * N_RATINGS, self.out)
         return self.propagate(adjacency, x=(messages, None)) + self.lin_root(x_dst)
 
     def message_and_aggregate(self, adj_t, x):

@@ -15,6 +15,7 @@ With no version at all, recommendations fall back to popularity, labelled so.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -84,13 +85,22 @@ def recommendations_for(*, user, n: int = 10, exclude_rated: bool = True) -> Rec
         entry = _compute(user, engine, exclude_rated)
         cache.set(key, entry, _CACHE_SECONDS)
     rows, rating_count = entry["rows"], entry["rating_count"]
-    movies = _movies_by_id({row[0] for row in rows} | {row[3] for row in rows if row[3]})
+    if engine is not None:
+        # The engine's catalogue is refreshed within a second of a curator's
+        # change (see RecommendationService), so no query is needed here.
+        movies = engine.movies
+    else:
+        movies = _movies_by_id({row[0] for row in rows} | {row[3] for row in rows if row[3]})
     items = []
     for movie_id, score, predicted, because_id in rows:
         movie = movies.get(movie_id)
         if movie is None:  # hidden since the list was computed
             continue
-        items.append(Recommendation(movie, score, predicted, movies.get(because_id)))
+        because = movies.get(because_id) if because_id else None
+        # Copies: callers may annotate them (my_rating); the engine's are shared.
+        items.append(
+            Recommendation(copy.copy(movie), score, predicted, because and copy.copy(because))
+        )
         if len(items) == n:
             break
     return Recommendations(

@@ -38,11 +38,11 @@ def home(request):
         return render(request, "home/visitor.html", {"movies": movies})
     context = _panel_context(request)
     shown = {item.movie.pk for item in context["recommendations"].items}
-    rated = request.user.ratings.values_list("movie_id", flat=True)
-    context["to_rate"] = attach_my_ratings(
-        user=request.user,
-        movies=[m for m in popular_movies(exclude_ids=rated, limit=14) if m.pk not in shown][:6],
-    )
+    rated = request.user.ratings.values("movie_id")
+    to_rate = [m for m in popular_movies(exclude_ids=rated, limit=14) if m.pk not in shown][:6]
+    for movie in to_rate:
+        movie.my_rating = None  # unrated by construction
+    context["to_rate"] = to_rate
     return render(request, "home/member.html", context)
 
 

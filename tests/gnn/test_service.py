@@ -81,12 +81,17 @@ def test_refresh_drops_the_cached_result(trained, member):
     assert not recommendations_for(user=member).cached
 
 
-def test_rated_dismissed_and_hidden_movies_are_never_returned(trained, member):
+def test_rated_dismissed_and_hidden_movies_are_never_returned(
+    trained_committed, member, instant_checks
+):
     first = recommendations_for(user=member, n=30)
     rated, dismissed, hidden = (item.movie for item in first.items[:3])
     rating_set(user=member, movie=rated, value=4)
     dismissal_add(user=member, movie=dismissed)
     Movie.objects.filter(pk=hidden.pk).update(is_visible=False)
+    time.sleep(0.05)
+    recommendations_for(user=member)  # the service notices the catalogue change
+    get_service().wait_for_reload()
 
     result = recommendations_for(user=fresh(member), n=57)
 

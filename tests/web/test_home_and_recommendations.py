@@ -92,3 +92,25 @@ def test_recommendations_query_count_is_pinned(client, member, seeded, django_as
 def test_model_page_explains_when_no_model_is_trained(client, db):
     response = client.get(reverse("model"))
     assert "No model has been trained yet" in response.text
+
+
+def test_recommendations_from_the_model_need_no_query_once_cached(
+    client, member, trained, django_assert_num_queries
+):
+    client.force_login(member)
+    client.get(reverse("recommendations"), **HTMX)  # computes and caches
+    # session and user only: the list, its movies and genres come from memory
+    with django_assert_num_queries(2):
+        response = client.get(reverse("recommendations"), **HTMX)
+    assert response.context["recommendations"].source == "model"
+    assert len(recommended(response)) == 10
+
+
+def test_members_home_page_query_count_is_pinned(
+    client, member, trained, django_assert_num_queries
+):
+    client.force_login(member)
+    client.get(reverse("home"))
+    # session, user, popular movies not rated yet, their genres
+    with django_assert_num_queries(4):
+        client.get(reverse("home"))

@@ -34,4 +34,5 @@ USER app
 
 EXPOSE 8000
 # bootstrap: migrate, collect static files, import MovieLens on first start.
-CMD ["sh", "-c", "python manage.py bootstrap && exec gunicorn recommender.wsgi --bind 0.0.0.0:8000 --workers 2 --threads 4"]
+ENV GUNICORN_BIND=0.0.0.0:8000
+CMD ["sh", "-c", "python manage.py bootstrap && exec gunicorn --config gunicorn.conf.py recommender.wsgi"]

@@ -19,6 +19,7 @@ from recommender.api_common import (
     form_problems,
     paginate,
 )
+from recommender.ratelimit import enforce
 
 router = Router(tags=["users"])
 
@@ -106,9 +107,12 @@ def rating_out(rating) -> dict:
     }
 
 
-@router.post("/users", response={201: CreatedUser, 400: Message, 422: Problems}, auth=None)
+@router.post(
+    "/users", response={201: CreatedUser, 400: Message, 422: Problems, 429: Message}, auth=None
+)
 def create_user(request, payload: UserIn):
     """Sign up with demographics; the answer carries an API token for the new member."""
+    enforce(request, "signup", "RATE_LIMIT_SIGNUP", "sign-ups from your address", per_user=False)
     data = payload.dict()
     form = SignUpForm(data={**data, "password1": data["password"], "password2": data["password"]})
     if not form.is_valid():
@@ -125,10 +129,13 @@ def create_user(request, payload: UserIn):
 
 
 @router.post(
-    "/tokens", response={201: TokenOut, 401: Message, 400: Message, 422: Problems}, auth=None
+    "/tokens",
+    response={201: TokenOut, 401: Message, 400: Message, 422: Problems, 429: Message},
+    auth=None,
 )
 def create_token(request, payload: Credentials):
     """A new API token for an existing member, from their username and password."""
+    enforce(request, "login", "RATE_LIMIT_LOGIN", "log-in attempts", per_user=False)
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None:
         raise ApiError(401, "Wrong username or password.")

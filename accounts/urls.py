@@ -3,18 +3,17 @@ from django.urls import path
 
 from accounts import views
 from accounts.forms import LoginForm
+from recommender.ratelimit import limited
+
+login = limited("login", "RATE_LIMIT_LOGIN", "log-in attempts", per_user=False)(
+    auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True)
+)
 
 app_name = "accounts"
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            authentication_form=LoginForm, redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
+    path("login/", login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
     path("history/", views.history, name="history"),

@@ -8,11 +8,13 @@ from django.views.decorators.http import require_http_methods
 from accounts.forms import DemographicsForm, SignUpForm
 from accounts.services import user_create, user_update_demographics
 from ratings.selectors import dismissed_movies, rating_history
+from recommender.ratelimit import limited
 
 HISTORY_PAGE_SIZE = 20
 
 
 @require_http_methods(["GET", "POST"])
+@limited("signup", "RATE_LIMIT_SIGNUP", "sign-ups from your address", per_user=False)
 def signup(request):
     if request.user.is_authenticated:
         return redirect("home")

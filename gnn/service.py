@@ -28,6 +28,7 @@ from django.core.cache import cache
 from catalog.models import Movie
 from gnn import registry
 from ratings.models import Dismissal, Rating
+from recommender import metrics
 
 if TYPE_CHECKING:
     from gnn.engine import Engine
@@ -76,6 +77,13 @@ def recommendations_for(*, user, n: int = 10, exclude_rated: bool = True) -> Rec
     """Top ``n`` movies for a member (cold or warm: the same path)."""
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
         raise RecommendationError("n", f"n must be a whole number from 1 to {MAX_N}.")
+    started = time.perf_counter()
+    result = _recommendations(user, n, exclude_rated)
+    metrics.observe_recommendation(result.cached, time.perf_counter() - started)
+    return result
+
+
+def _recommendations(user, n: int, exclude_rated: bool) -> Recommendations:
     engine = get_service().engine()
     version = engine.version if engine else None
     key = _cache_key(user, engine, exclude_rated)

@@ -22,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 from gnn import registry
 from gnn.models import ModelVersion, TrainingRun
 from ratings.models import Rating
+from recommender.observability import current_request_id
 
 log = logging.getLogger("gnn.training")
 
@@ -99,7 +100,10 @@ def _send(run_id: int) -> bool:
     from gnn.tasks import train_model
 
     try:
-        train_model.apply_async(args=[run_id], retry=False)
+        # The request id travels with the task: its log lines carry it too.
+        train_model.apply_async(
+            args=[run_id], retry=False, headers={"request_id": current_request_id()}
+        )
     except Exception as exc:
         with _broker_lock:
             _broker_retry_after = time.monotonic() + _BROKER_BACKOFF_SECONDS

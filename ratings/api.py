@@ -11,6 +11,7 @@ from ratings import services
 from ratings.models import Rating
 from ratings.services import RatingError
 from recommender.api_common import AUTH_ERRORS, READ_ERRORS, ApiError, Id
+from recommender.ratelimit import enforce
 
 router = Router(tags=["ratings"])
 
@@ -92,6 +93,7 @@ def stats(request):
 @router.post("/ratings", response={201: RatingOut, 200: RatingOut, **AUTH_ERRORS}, auth=MEMBER)
 def rate(request, payload: RatingIn):
     """Rate a movie (201), or change your rating of it (200)."""
+    enforce(request, "ratings", "RATE_LIMIT_RATINGS", "rating changes")
     movie = Movie.objects.visible().filter(pk=payload.movie_id).first()
     if movie is None:
         raise ApiError.invalid("movie_id", "There is no such movie.")
@@ -100,6 +102,7 @@ def rate(request, payload: RatingIn):
 
 @router.put("/ratings/{rating_id}", response={200: RatingOut, **AUTH_ERRORS}, auth=MEMBER)
 def change_rating(request, rating_id: Id, payload: RatingChange):
+    enforce(request, "ratings", "RATE_LIMIT_RATINGS", "rating changes")
     rating = own_rating(request, rating_id)
     if not rating.movie.is_visible:
         raise ApiError(404, "Not Found")
@@ -108,6 +111,7 @@ def change_rating(request, rating_id: Id, payload: RatingChange):
 
 @router.delete("/ratings/{rating_id}", response={204: None, **AUTH_ERRORS}, auth=MEMBER)
 def delete_rating(request, rating_id: Id):
+    enforce(request, "ratings", "RATE_LIMIT_RATINGS", "rating changes")
     rating = own_rating(request, rating_id)
     services.rating_remove(user=request.auth, movie=rating.movie)
     return Status(204, None)

@@ -13,6 +13,7 @@ from accounts.services import user_taste_changed
 from catalog.models import Movie
 from catalog.services import movie_stats_refresh
 from ratings.models import Dismissal, Rating
+from recommender import metrics
 
 
 class RatingError(ValueError):
@@ -79,9 +80,11 @@ def rating_set(*, user, movie: Movie, value) -> RatingWrite:
     value = parse_value(value)
     if not movie.is_visible:
         raise RatingError("movie", "There is no such movie.")
-    now = timezone.now()
     with transaction.atomic():
         _lock_movie(movie)
+        # Stamped after the lock: for one movie, updated_at orders the writes
+        # as they commit, so the newest stamp is the value that stays.
+        now = timezone.now()
         existed = Rating.objects.filter(user=user, movie=movie).exists()
         (rating,) = Rating.objects.bulk_create(
             [Rating(user=user, movie=movie, value=value, created_at=now, updated_at=now)],
@@ -91,6 +94,7 @@ def rating_set(*, user, movie: Movie, value) -> RatingWrite:
         )
         movie_stats_refresh(movie_ids=[movie.pk])
         user_taste_changed(user_id=user.pk)
+        transaction.on_commit(lambda: metrics.rating_written("updated" if existed else "created"))
         transaction.on_commit(_count_toward_retraining)
     if rating.pk is None:  # backends that return no id for an upsert
         rating = Rating.objects.get(user=user, movie=movie)
@@ -104,6 +108,7 @@ def rating_remove(*, user, movie: Movie) -> bool:
         if deleted:
             movie_stats_refresh(movie_ids=[movie.pk])
             user_taste_changed(user_id=user.pk)
+            transaction.on_commit(lambda: metrics.rating_written("removed"))
     return bool(deleted)
 
 

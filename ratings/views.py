@@ -18,6 +18,7 @@ from catalog.models import Movie
 from ratings import services
 from ratings.models import Rating
 from ratings.services import RatingError
+from recommender.ratelimit import limited
 
 TASTE_CHANGED = "tasteChanged"
 
@@ -59,6 +60,7 @@ def _widget(request, movie: Movie, *, value, error: str = "", saved: str = "", s
 
 
 @require_POST
+@limited("ratings", "RATE_LIMIT_RATINGS", "rating changes")
 def rate(request, movie_id: int):
     """Set (``value`` 1-5) or remove (``clear``) the member's rating of a movie."""
     if not request.user.is_authenticated:
@@ -90,6 +92,7 @@ def rate(request, movie_id: int):
 
 @login_required
 @require_POST
+@limited("ratings", "RATE_LIMIT_RATINGS", "rating changes")
 def rating_delete(request, rating_id: int):
     """Remove one of the member's ratings by id (the history page's button)."""
     rating = _get_rating_for_user(request.user, rating_id)
@@ -102,6 +105,7 @@ def rating_delete(request, rating_id: int):
 
 
 @require_POST
+@limited("ratings", "RATE_LIMIT_RATINGS", "rating changes")
 def dismiss(request, movie_id: int):
     """Not interested: never recommend this movie to the member again (undo on profile)."""
     if not request.user.is_authenticated:
@@ -117,6 +121,7 @@ def dismiss(request, movie_id: int):
 
 @login_required
 @require_POST
+@limited("ratings", "RATE_LIMIT_RATINGS", "rating changes")
 def undismiss(request, movie_id: int):
     movie = get_object_or_404(Movie, pk=movie_id)
     if not services.dismissal_remove(user=request.user, movie=movie):

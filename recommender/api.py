@@ -16,6 +16,7 @@ from catalog.api import router as movies_router
 from gnn.api import router as recommendations_router
 from ratings.api import router as ratings_router
 from recommender.api_common import ApiError
+from recommender.ratelimit import RateLimited
 
 api = NinjaAPI(
     title="Reel API",
@@ -39,6 +40,13 @@ api.add_router("", recommendations_router)
 @api.exception_handler(ApiError)
 def _api_error(request, exc: ApiError):
     return api.create_response(request, exc.payload(), status=exc.status)
+
+
+@api.exception_handler(RateLimited)
+def _rate_limited(request, exc: RateLimited):
+    response = api.create_response(request, {"detail": exc.message}, status=429)
+    response["Retry-After"] = str(exc.wait)
+    return response
 
 
 @api.exception_handler(ValidationError)

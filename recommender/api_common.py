@@ -51,7 +51,7 @@ class Problems(Schema):
 
 # Responses every operation may give besides its success.
 READ_ERRORS = {400: Message, 404: Message, 422: Problems}
-AUTH_ERRORS = {401: Message, 403: Message, 404: Message, 400: Message, 422: Problems}
+AUTH_ERRORS = {401: Message, 403: Message, 404: Message, 400: Message, 422: Problems, 429: Message}
 
 
 class ApiError(Exception):

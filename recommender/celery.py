@@ -7,7 +7,7 @@ set torch's thread count once per child process; see worker_process_init.
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recommender.settings")
 
@@ -22,3 +22,24 @@ def _configure_torch_threads(**_kwargs):
     from django.conf import settings
 
     torch.set_num_threads(settings.TORCH_THREADS_TRAINING)
+
+
+_context_tokens: dict[str, object] = {}
+
+
+@task_prerun.connect
+def _adopt_request_id(task_id=None, task=None, **_kwargs):
+    """Log lines of a task carry the id of the request that enqueued it."""
+    from recommender.observability import request_id_var
+
+    request_id = task.request.get("request_id") if task is not None else None
+    _context_tokens[task_id] = request_id_var.set(request_id or f"task-{task_id}")
+
+
+@task_postrun.connect
+def _forget_request_id(task_id=None, **_kwargs):
+    from recommender.observability import request_id_var
+
+    token = _context_tokens.pop(task_id, None)
+    if token is not None:
+        request_id_var.reset(token)

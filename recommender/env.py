@@ -107,3 +107,26 @@ def load_env_file(path) -> None:
         if not sep or not key.isidentifier():
             raise ImproperlyConfigured(f"{path}:{number}: expected KEY=VALUE, got {line!r}")
         os.environ.setdefault(key, value.strip().strip("'\""))
+
+
+def parse_rate(text: str) -> tuple[int, int] | None:
+    """'10/300' -> (10, 300): at most 10 per 300 seconds; '0' or '' -> None (no limit)."""
+    text = (text or "").strip()
+    if text in ("", "0"):
+        return None
+    try:
+        count, seconds = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ImproperlyConfigured(f"rate {text!r} is not like 10/300 (count/seconds)") from None
+    if count < 1 or seconds < 1:
+        raise ImproperlyConfigured(f"rate {text!r} needs a positive count and window")
+    return count, seconds
+
+
+def env_rate(name: str, default: str) -> str:
+    value = env_str(name, default)
+    try:
+        parse_rate(value)
+    except ImproperlyConfigured as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
+    return value

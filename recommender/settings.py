@@ -16,6 +16,7 @@ from recommender.env import (
     env_float,
     env_int,
     env_list,
+    env_rate,
     env_required,
     env_str,
     load_env_file,
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "template_partials",
     "ninja",
     "corsheaders",
+    "csp",
     "accounts",
     "catalog",
     "ratings",
@@ -65,7 +67,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "recommender.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -203,21 +207,89 @@ STORAGES = {
 
 # --- Logging ----------------------------------------------------------------
 
+# JSON lines by default, each with the request id and user id of the request
+# (or Celery task) it belongs to; LOG_FORMAT=plain for a person's terminal.
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+LOG_FORMAT = env_choice("LOG_FORMAT", "json", {"json", "plain"})
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "recommender.observability.ContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"level": LOG_LEVEL, "propagate": True},
+        # The access log replaces django.server's and django.request's 4xx lines.
+        "django.server": {"level": "WARNING"},
+        "recommender.web": {"level": LOG_LEVEL},
+        "gnn.inference": {"level": LOG_LEVEL},
+        "gnn.training": {"level": LOG_LEVEL},
     },
 }
+
+# --- Security -------------------------------------------------------------
+
+# Served over HTTPS (directly or behind a TLS-terminating proxy that sets
+# X-Forwarded-Proto): secure cookies, HSTS, redirect to HTTPS.
+HTTPS = env_bool("HTTPS", False)
+if HTTPS:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+# htmx sends the token from <body hx-headers>, so scripts never read the cookie.
+CSRF_COOKIE_HTTPONLY = True
+
+# Content Security Policy (django-csp): no inline scripts or styles anywhere;
+# htmx is served locally and its indicator styles are off (base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# --- Abuse limits (count/seconds; 0 turns one off) ----------------------------
+
+RATE_LIMIT_LOGIN = env_rate("RATE_LIMIT_LOGIN", "10/300")
+RATE_LIMIT_SIGNUP = env_rate("RATE_LIMIT_SIGNUP", "10/3600")
+RATE_LIMIT_RATINGS = env_rate("RATE_LIMIT_RATINGS", "120/60")
+
+# --- Metrics ----------------------------------------------------------------
+
+# /metrics answers staff, and anonymous scrapers from these addresses.
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", [])
 
 # --- MovieLens import -------------------------------------------------------
 

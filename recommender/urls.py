@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("recommendations/", views.recommendations_panel, name="recommendations"),
     path("model/", views.model_page, name="model"),
+    path("metrics", views.metrics_view, name="metrics"),
+    path("ops/", views.ops_page, name="ops"),
     path("movies/", include("catalog.urls")),
     path("ratings/", include("ratings.urls")),
     path("accounts/", include("accounts.urls")),

@@ -2,7 +2,10 @@
 panel and the model page. They call services and selectors only; the model
 itself stays behind gnn.service."""
 
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
@@ -12,6 +15,8 @@ from gnn.models import TrainingRun
 from gnn.reporting import floor_names, metric_rows
 from gnn.service import recommendations_for, refresh_recommendations, served_model
 from ratings.selectors import attach_my_ratings
+from recommender import metrics, operations
+from recommender.ratelimit import client_ip
 
 PANEL_SIZES = (10, 20)
 
@@ -64,3 +69,25 @@ def model_page(request):
         triggers = dict(TrainingRun.Trigger.choices)
         context["trigger"] = triggers.get(meta.get("trigger"), meta.get("trigger"))
     return render(request, "home/model.html", context)
+
+
+@require_GET
+def metrics_view(request):
+    """Prometheus exposition: staff, or scrapers from METRICS_ALLOWED_IPS."""
+    user = request.user
+    staff = user.is_authenticated and user.is_staff
+    if not staff and client_ip(request) not in settings.METRICS_ALLOWED_IPS:
+        return HttpResponse(
+            "Forbidden: staff, or an address in METRICS_ALLOWED_IPS.\n",
+            status=403,
+            content_type="text/plain",
+        )
+    body, content_type = metrics.exposition()
+    return HttpResponse(body, content_type=content_type)
+
+
+@staff_member_required
+@require_GET
+def ops_page(request):
+    """Key figures at a glance, for people who would rather look than read."""
+    return render(request, "home/ops.html", operations.overview())

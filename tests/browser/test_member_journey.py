@@ -187,3 +187,10 @@ def test_layout_reads_well_on_a_tablet(browser, live_server, trained_committed, 
     assert width <= 768, "the page scrolls sideways on a tablet"
     screenshot(page, "8-visitor-home-tablet")
     context.close()
+
+
+def test_api_docs_render_offline_under_the_csp(page, db, screenshot):
+    page.goto("/api/docs")
+    expect(page.get_by_text("Reel API").first).to_be_visible()
+    expect(page.get_by_text("/api/recommendations/{user_id}").first).to_be_visible()
+    screenshot(page, "9-api-docs")

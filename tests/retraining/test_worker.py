@@ -172,3 +172,29 @@ def test_retrain_now_is_staff_only(client, member, db):
     response = client.post(reverse("admin:gnn_trainingrun_retrain"))
     assert response.status_code == 302
     assert not TrainingRun.objects.exists()
+
+
+def test_the_request_id_of_a_rating_reaches_the_log_of_the_task_it_enqueued(
+    trained_committed, redis_broker, start_worker, settings, client, member
+):
+    settings.RETRAIN_AFTER_RATINGS = 1
+    worker = start_worker(TRAINING_MAX_STEPS=30, LOG_FORMAT="json")
+    client.force_login(member)
+    movie = Movie.objects.order_by("pk").first()
+
+    response = client.post(
+        reverse("ratings:rate", args=[movie.pk]),
+        {"value": "5"},
+        HTTP_HX_REQUEST="true",
+        HTTP_X_REQUEST_ID="rating-request-42",
+    )
+
+    assert response["X-Request-ID"] == "rating-request-42"
+    run = TrainingRun.objects.get(trigger=TrainingRun.Trigger.THRESHOLD)
+    wait_for(lambda: succeeded(run.pk), what=lambda: worker.output()[-3000:])
+    task_lines = [
+        line for line in worker.output().splitlines()
+        if '"logger": "gnn.training"' in line and f"training run {run.pk}" in line
+    ]  # fmt: skip
+    assert task_lines
+    assert all('"request_id": "rating-request-42"' in line for line in task_lines)

@@ -1,0 +1,58 @@
+"""gunicorn for this 2-core machine (and any like it).
+
+Two worker processes, each with 4 threads: requests spend most of their time
+in the database or in small torch products that release the GIL, so threads
+overlap well, and a second process keeps a slow request from stalling the
+rest. No --preload: torch and its thread pools must start after the fork
+(a forked OpenMP pool deadlocks), and each worker loads the model lazily on
+its first recommendation.
+"""
+
+import os
+import shutil
+import tempfile
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+max_requests = 10000
+max_requests_jitter = 500
+preload_app = False
+# Access lines come from the app (JSON, with request ids), not from gunicorn.
+accesslog = None
+errorlog = "-"
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+# Prometheus metrics summed across the workers.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if not _metrics_dir:
+    _metrics_dir = tempfile.mkdtemp(prefix="recommender-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+
+def on_starting(server):
+    # Stale files from an earlier run would be summed in.
+    for name in os.listdir(_metrics_dir):
+        os.unlink(os.path.join(_metrics_dir, name))
+
+
+def post_fork(server, worker):
+    import torch  # first import in this process, after the fork
+
+    torch.set_num_threads(int(os.environ.get("TORCH_THREADS_SERVING", "1")))
+    torch.set_num_interop_threads(1)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _metrics_dir.startswith(tempfile.gettempdir()):
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

@@ -1,0 +1,163 @@
+"""Prometheus metrics.
+
+Counters and histograms live in each process; under gunicorn they are shared
+through PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py) and summed when
+scraped. Figures that the database already knows (training runs, ratings,
+the served version) are read from it at scrape time instead, so that every
+process and the Celery worker agree on them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import REGISTRY, GaugeMetricFamily
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+REQUEST_LATENCY = Histogram(
+    "recommender_request_seconds",
+    "Time to answer a request, by view.",
+    ["view", "method"],
+    buckets=LATENCY_BUCKETS,
+)
+REQUESTS = Counter(
+    "recommender_requests_total", "Requests answered, by view and status.", ["view", "status"]
+)
+RECOMMENDATION_LATENCY = Histogram(
+    "recommender_recommendation_seconds",
+    "Time of recommendations_for(), by whether the member's list was cached.",
+    ["cache"],
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+)
+RATINGS_WRITTEN = Counter(
+    "recommender_ratings_written_total", "Ratings created, changed or removed.", ["kind"]
+)
+
+
+def observe_request(view: str, method: str, status: int, seconds: float) -> None:
+    REQUEST_LATENCY.labels(view=view, method=method).observe(seconds)
+    REQUESTS.labels(view=view, status=str(status)).inc()
+
+
+def observe_recommendation(cached: bool, seconds: float) -> None:
+    RECOMMENDATION_LATENCY.labels(cache="hit" if cached else "miss").observe(seconds)
+
+
+def rating_written(kind: str) -> None:
+    RATINGS_WRITTEN.labels(kind=kind).inc()
+
+
+class DatabaseCollector:
+    """Training runs, ratings and the served version, read when scraped."""
+
+    def collect(self):
+        from django.conf import settings
+        from django.db.models import Avg, Count, Max
+
+        from gnn import registry
+        from gnn.models import TrainingRun
+        from ratings.models import Rating
+
+        runs = GaugeMetricFamily(
+            "recommender_training_runs", "Training runs by status.", labels=["status"]
+        )
+        for row in TrainingRun.objects.order_by().values("status").annotate(n=Count("pk")):
+            runs.add_metric([row["status"]], row["n"])
+        yield runs
+
+        finished = TrainingRun.objects.filter(status="succeeded", started_at__isnull=False)
+        durations = [r.duration_seconds for r in finished.order_by("-finished_at")[:20]]
+        durations = [d for d in durations if d is not None]
+        last = GaugeMetricFamily(
+            "recommender_training_last_duration_seconds",
+            "Duration of the last successful training run.",
+        )
+        last.add_metric([], durations[0] if durations else 0.0)
+        yield last
+        mean = GaugeMetricFamily(
+            "recommender_training_mean_duration_seconds",
+            "Mean duration of the last 20 successful training runs.",
+        )
+        mean.add_metric([], sum(durations) / len(durations) if durations else 0.0)
+        yield mean
+
+        ratings = GaugeMetricFamily("recommender_ratings", "Ratings in the database.")
+        stats = Rating.objects.aggregate(n=Count("pk"), mean=Avg("value"), last=Max("updated_at"))
+        ratings.add_metric([], stats["n"])
+        yield ratings
+
+        version = registry.current_version(settings.MODELS_DIR)
+        served = GaugeMetricFamily(
+            "recommender_model_info", "The model version `current` points at.", labels=["version"]
+        )
+        served.add_metric([version or "none"], 1 if version else 0)
+        yield served
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text a Prometheus scrape gets: this process's (or, under gunicorn,
+    every worker's summed) metrics, then the database's."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        processes = CollectorRegistry()
+        multiprocess.MultiProcessCollector(processes)
+    else:
+        processes = REGISTRY
+    database = CollectorRegistry()
+    database.register(DatabaseCollector())
+    return generate_latest(processes) + generate_latest(database), CONTENT_TYPE_LATEST
+
+
+def _collected(name: str):
+    """The metric family ``name`` summed over every process (gunicorn) or this one."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    for family in registry.collect():
+        if family.name == name:
+            return family
+    return None
+
+
+def latency_quantiles(name: str, by: str, quantiles=(0.5, 0.95, 0.99)) -> dict[str, dict]:
+    """Approximate quantiles (seconds) per value of the label ``by``, from the
+    histogram's buckets, interpolated linearly within a bucket."""
+    family = _collected(name)
+    if family is None:
+        return {}
+    buckets: dict[str, dict[float, float]] = {}
+    for sample in family.samples:
+        if sample.name.endswith("_bucket"):
+            bound = float(sample.labels["le"])
+            per = buckets.setdefault(sample.labels.get(by, ""), {})
+            per[bound] = per.get(bound, 0.0) + sample.value  # summed over other labels
+    result = {}
+    for key, counts in buckets.items():
+        pairs = sorted(counts.items())
+        total = pairs[-1][1] if pairs else 0.0
+        if not total:
+            continue
+        figures = {"count": int(total)}
+        for q in quantiles:
+            wanted, lower, below = q * total, 0.0, 0.0
+            for bound, count in pairs:
+                if count >= wanted:
+                    if bound == float("inf"):
+                        figures[q] = lower
+                    else:
+                        share = (wanted - below) / max(count - below, 1e-12)
+                        figures[q] = lower + (bound - lower) * share
+                    break
+                lower, below = bound, count
+        result[key] = figures
+    return result

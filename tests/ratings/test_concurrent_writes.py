@@ -1,0 +1,43 @@
+import threading
+
+from django.db import connection
+
+from catalog.models import Movie
+from ratings.models import Rating
+from ratings.services import rating_set
+
+
+def test_concurrent_writes_leave_one_row_per_pair_with_the_last_value(seeded_committed, member):
+    movies = list(Movie.objects.order_by("pk")[:11])
+    shared, distinct = movies[0], movies[1:]
+    jobs = [(movie, 4) for movie in distinct] + [(shared, value % 5 + 1) for value in range(10)]
+    barrier = threading.Barrier(len(jobs))
+    acknowledged, failures = [], []
+
+    def write(movie, value):
+        try:
+            barrier.wait()
+            done = rating_set(user=member, movie=movie, value=value)
+            acknowledged.append((movie.pk, value, done.rating.updated_at))
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not failures
+    assert len(acknowledged) == 20
+    rows = Rating.objects.filter(user=member)
+    assert rows.count() == 11  # one per pair, nothing lost, nothing doubled
+    for movie in distinct:
+        assert rows.get(movie=movie).value == 4
+    on_shared = [(stamp, value) for pk, value, stamp in acknowledged if pk == shared.pk]
+    last_value = max(on_shared)[1]
+    assert rows.get(movie=shared).value == last_value
+    shared.refresh_from_db()
+    assert shared.rating_count == Rating.objects.filter(movie=shared).count()

@@ -43,17 +43,24 @@ class RunAborted(Exception):
 # --- When to train --------------------------------------------------------
 
 
+_snapshot_of: dict[str, datetime | None] = {}
+
+
 def served_snapshot_at() -> datetime | None:
-    """The data snapshot time of the version `current` points at, if any."""
+    """The data snapshot time of the version `current` points at, if any.
+
+    Read once per version and remembered: this runs after every rating."""
     version = registry.current_version(settings.MODELS_DIR)
     if version is None:
         return None
-    try:
-        metadata = registry.read_metadata(registry.versions_dir(settings.MODELS_DIR) / version)
-    except registry.ModelVersionError:
-        return None
-    stamp = metadata.get("snapshot_at")
-    return parse_datetime(stamp) if isinstance(stamp, str) else None
+    if version not in _snapshot_of:
+        try:
+            path = registry.versions_dir(settings.MODELS_DIR) / version
+            stamp = registry.read_metadata(path).get("snapshot_at")
+        except registry.ModelVersionError:
+            return None
+        _snapshot_of[version] = parse_datetime(stamp) if isinstance(stamp, str) else None
+    return _snapshot_of[version]
 
 
 def ratings_since_snapshot() -> int:
@@ -65,13 +72,15 @@ def ratings_since_snapshot() -> int:
 
 
 def retrain_if_due() -> TrainingRun | None:
-    """Called after every committed rating write; cheap when nothing is due."""
-    expire_stale_runs()
+    """Called after every committed rating write; two indexed reads when
+    nothing is due, and no write."""
     active = TrainingRun.objects.filter(active=True).first()
     if active is not None:
-        if active.status == Status.QUEUED and active.sent_at is None:
-            _send(active.pk)  # a hand-over that failed earlier
-        return None
+        if not _is_stale(active):
+            if active.status == Status.QUEUED and active.sent_at is None:
+                _send(active.pk)  # a hand-over that failed earlier
+            return None
+        expire_stale_runs()
     if ratings_since_snapshot() < settings.RETRAIN_AFTER_RATINGS:
         return None
     return training_request(trigger=Trigger.THRESHOLD)
@@ -111,6 +120,14 @@ def _send(run_id: int) -> bool:
         return False
     TrainingRun.objects.filter(pk=run_id, sent_at=None).update(sent_at=timezone.now())
     return True
+
+
+def _is_stale(run: TrainingRun) -> bool:
+    now = timezone.now()
+    if run.status == Status.RUNNING:
+        beat = run.heartbeat_at or run.started_at or run.created_at
+        return beat < now - timedelta(seconds=settings.TRAINING_STALE_SECONDS)
+    return run.created_at < now - timedelta(seconds=settings.TRAINING_QUEUED_STALE_SECONDS)
 
 
 def expire_stale_runs() -> int:

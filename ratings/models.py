@@ -27,6 +27,8 @@ class Rating(models.Model):
         ]
         indexes = [
             models.Index(fields=["created_at"], name="rating_created_idx"),
+            # retrain_if_due counts the ratings changed since the model's snapshot.
+            models.Index(fields=["updated_at"], name="rating_updated_idx"),
             models.Index(fields=["user", "-updated_at"], name="rating_user_recent_idx"),
         ]
 

@@ -1,6 +1,6 @@
 from collections.abc import Iterable
 
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.text import slugify
 
@@ -59,6 +59,20 @@ def movies_import_movielens(*, records: Iterable) -> int:
 def movielens_movie_ids() -> dict[int, int]:
     """MovieLens movie id -> our primary key."""
     return dict(Movie.objects.filter(movielens_id__isnull=False).values_list("movielens_id", "pk"))
+
+
+def movie_stats_add(*, movie_id: int, old: int | None, new: int | None) -> None:
+    """Move a movie's counts by one rating going from ``old`` to ``new`` (None:
+    no rating). Exact because the ratings service holds the movie's lock."""
+    count = (new is not None) - (old is not None)
+    total = (new or 0) - (old or 0)
+    liked = (new is not None and new >= 4) - (old is not None and old >= 4)
+    if count or total or liked:
+        Movie.objects.filter(pk=movie_id).update(
+            rating_count=F("rating_count") + count,
+            rating_sum=F("rating_sum") + total,
+            liked_count=F("liked_count") + liked,
+        )
 
 
 def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:

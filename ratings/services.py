@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.services import user_taste_changed
 from catalog.models import Movie
-from catalog.services import movie_stats_refresh
+from catalog.services import movie_stats_add
 from ratings.models import Dismissal, Rating
 from recommender import metrics
 
@@ -67,7 +67,7 @@ def _lock_movie(movie: Movie) -> None:
     PostgreSQL locks the row; SQLite's IMMEDIATE transactions already hold the
     database's write lock (select_for_update is a no-op there).
     """
-    Movie.objects.select_for_update().filter(pk=movie.pk).values_list("pk").first()
+    Movie.objects.select_for_update().filter(pk=movie.pk).order_by().values_list("pk").first()
 
 
 def rating_set(*, user, movie: Movie, value) -> RatingWrite:
@@ -85,14 +85,15 @@ def rating_set(*, user, movie: Movie, value) -> RatingWrite:
         # Stamped after the lock: for one movie, updated_at orders the writes
         # as they commit, so the newest stamp is the value that stays.
         now = timezone.now()
-        existed = Rating.objects.filter(user=user, movie=movie).exists()
+        old = Rating.objects.filter(user=user, movie=movie).values_list("value", flat=True).first()
+        existed = old is not None
         (rating,) = Rating.objects.bulk_create(
             [Rating(user=user, movie=movie, value=value, created_at=now, updated_at=now)],
             update_conflicts=True,
             unique_fields=["user", "movie"],
             update_fields=["value", "updated_at"],
         )
-        movie_stats_refresh(movie_ids=[movie.pk])
+        movie_stats_add(movie_id=movie.pk, old=old, new=value)
         user_taste_changed(user_id=user.pk)
         transaction.on_commit(lambda: metrics.rating_written("updated" if existed else "created"))
         transaction.on_commit(_count_toward_retraining)
@@ -104,9 +105,10 @@ def rating_set(*, user, movie: Movie, value) -> RatingWrite:
 def rating_remove(*, user, movie: Movie) -> bool:
     with transaction.atomic():
         _lock_movie(movie)
+        old = Rating.objects.filter(user=user, movie=movie).values_list("value", flat=True).first()
         deleted, _ = Rating.objects.filter(user=user, movie=movie).delete()
         if deleted:
-            movie_stats_refresh(movie_ids=[movie.pk])
+            movie_stats_add(movie_id=movie.pk, old=old, new=None)
             user_taste_changed(user_id=user.pk)
             transaction.on_commit(lambda: metrics.rating_written("removed"))
     return bool(deleted)

@@ -109,12 +109,17 @@ TEMPLATES = [
 
 def _database_from_url(url: str) -> dict:
     try:
-        config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))
+        config = dj_database_url.parse(
+            url,
+            conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
+        )
     except ValueError as exc:  # unknown scheme, malformed URL
         raise ImproperlyConfigured(f"DATABASE_URL={url!r} is not usable: {exc}") from None
     engine = config["ENGINE"]
     if engine == "django.db.backends.sqlite3":
-        config["CONN_MAX_AGE"] = 0
+        # Django's SQLite backend, with write transactions queued (see there).
+        config["ENGINE"] = "recommender.db.sqlite3"
         # IMMEDIATE takes the write lock when a transaction starts, so two
         # writers queue on the busy timeout instead of failing with
         # "database is locked" when one upgrades a read lock. WAL lets readers

@@ -17,7 +17,7 @@ CACHES = {
     }
 }
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory: the Celery worker the tests start in another
     # process must see the same test database.
     DATABASES["default"]["TEST"] = {

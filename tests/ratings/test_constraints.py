@@ -36,3 +36,24 @@ def test_database_refuses_rating_outside_range_written_with_update(member, movie
         Rating.objects.filter(pk=rating.pk).update(value=0)
     rating.refresh_from_db()
     assert rating.value == 3
+
+
+def test_movie_counts_follow_every_write(member, movie, django_user_model):
+    from ratings.services import rating_remove, rating_set
+
+    other = django_user_model.objects.create_user(username="bob", password="x", age=40)
+
+    def counts():
+        movie.refresh_from_db()
+        return movie.rating_count, movie.rating_sum, movie.liked_count
+
+    rating_set(user=member, movie=movie, value=5)
+    assert counts() == (1, 5, 1)
+    rating_set(user=other, movie=movie, value=2)
+    assert counts() == (2, 7, 1)
+    rating_set(user=member, movie=movie, value=3)
+    assert counts() == (2, 5, 0)
+    rating_remove(user=other, movie=movie)
+    assert counts() == (1, 3, 0)
+    rating_remove(user=other, movie=movie)  # nothing to remove: nothing moves
+    assert counts() == (1, 3, 0)

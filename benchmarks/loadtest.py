@@ -1,0 +1,231 @@
+"""Load test: gunicorn on 127.0.0.1, locust headless at 1, 10 and 50 users.
+
+    .venv/bin/pip install -e ".[load]"          # locust, once
+    .venv/bin/python benchmarks/loadtest.py                      # SQLite, locmem cache
+    .venv/bin/python benchmarks/loadtest.py --database postgres  # PostgreSQL + Redis cache
+
+Bounded and loopback-only: the server listens on 127.0.0.1 only and every
+phase runs for --duration seconds. It works on a copy of the data (a copy of
+data/db.sqlite3, or a fresh PostgreSQL database `recommender_load` filled
+from data/ml-100k), serves the model that models/current points at, and
+prints, per phase and request type: throughput, p50/p95/p99 and errors; then
+checks that the database holds exactly the ratings that were acknowledged,
+and reports the resident memory of each gunicorn worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run(command: list[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=ROOT, env=env, check=True, **kwargs)
+
+
+def prepare_database(kind: str, work: Path, env: dict) -> dict:
+    if kind == "sqlite":
+        source = ROOT / "data" / "db.sqlite3"
+        if not source.exists():
+            sys.exit("data/db.sqlite3 is missing: run `make run` once first.")
+        target = work / "load.sqlite3"
+        # The backup API copies a consistent database, WAL included.
+        import sqlite3
+
+        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)
+        return {**env, "DATABASE_URL": f"sqlite:///{target}"}
+    url = "postgres://postgres@127.0.0.1:5432/recommender_load"
+    subprocess.run(
+        ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "recommender_load"],
+        check=True,
+    )
+    subprocess.run(
+        ["createdb", "-h", "127.0.0.1", "-U", "postgres", "recommender_load"], check=True
+    )
+    env = {**env, "DATABASE_URL": url, "CACHE_URL": "redis://127.0.0.1:6379/3"}
+    run([PY, "manage.py", "migrate", "--noinput", "-v0"], env)
+    run([PY, "manage.py", "seed_movielens", "--source", str(ROOT / "data" / "ml-100k")], env,
+        stdout=subprocess.DEVNULL)  # fmt: skip
+    return env
+
+
+def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit("gunicorn stopped while starting")
+        try:
+            with urllib.request.urlopen(url + "/api/health", timeout=5):
+                return
+        except OSError:
+            time.sleep(0.3)
+    sys.exit("gunicorn did not answer in time")
+
+
+def worker_memory(master_pid: int) -> list[float]:
+    children = subprocess.run(
+        ["pgrep", "-P", str(master_pid)], capture_output=True, text=True
+    ).stdout.split()
+    sizes = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sizes
+
+
+# Users arrive 5 a second: each signs up, and a sign-up costs ~0.3 s of CPU
+# for the password hash (PBKDF2). Statistics are reset once all have arrived
+# (--reset-stats), so the figures are the steady state at that many users.
+SPAWN_RATE = 5
+
+
+def ramp(users: int) -> int:
+    return users // SPAWN_RATE + 3
+
+
+def locust(host: str, users: int, duration: int, classes: list[str], prefix: Path, env: dict):
+    command = [
+        PY, "-m", "locust", "-f", str(ROOT / "benchmarks" / "locustfile.py"), "--headless",
+        "--host", host, "--users", str(users), "--spawn-rate", str(SPAWN_RATE),
+        "--run-time", f"{duration + ramp(users)}s", "--reset-stats", "--csv", str(prefix),
+        "--only-summary",
+        "--loglevel", "WARNING", "--stop-timeout", "10", *classes,
+    ]  # fmt: skip
+    subprocess.run(
+        command, cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    with open(f"{prefix}_stats.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def print_phase(title: str, rows: list[dict]) -> None:
+    print(f"\n{title}")
+    header = f"{'request':32s} {'reqs':>6} {'fails':>5} {'req/s':>7}"
+    print(f"  {header} {'p50':>6} {'p95':>6} {'p99':>6}  (ms)")
+    for row in rows:
+        if row["Name"].startswith("(setup)"):
+            continue
+        print(
+            f"  {row['Name'][:32]:32s} {row['Request Count']:>6} {row['Failure Count']:>5} "
+            f"{float(row['Requests/s']):7.1f} {row['50%']:>6} {row['95%']:>6} {row['99%']:>6}"
+        )
+
+
+def check_ratings(ack_files: list[Path], env: dict) -> str:
+    acknowledged: dict[str, dict[str, int]] = {}
+    for file in ack_files:
+        if file.exists():
+            for user, ratings in json.loads(file.read_text()).items():
+                acknowledged.setdefault(user, {}).update(ratings)
+    script = (
+        "import json,sys\n"
+        "from ratings.models import Rating\n"
+        "wanted=json.loads(sys.stdin.read())\n"
+        "rows=list(Rating.objects.filter(user__username__in=list(wanted)).values_list("
+        "'user__username','movie_id','value'))\n"
+        "print(json.dumps(rows))\n"
+    )
+    found = subprocess.run(
+        [PY, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, input=json.dumps(acknowledged),
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rows = json.loads(found.strip().splitlines()[-1])
+    stored = {(u, str(m)): v for u, m, v in rows}
+    wanted = {(u, m): v for u, ratings in acknowledged.items() for m, v in ratings.items()}
+    missing = [k for k in wanted if k not in stored]
+    wrong = [k for k in wanted if k in stored and stored[k] != wanted[k]]
+    extra = [k for k in stored if k not in wanted]
+    duplicates = len(rows) - len(stored)
+    return (
+        f"{len(wanted)} acknowledged ratings; in the database: {len(stored)}; "
+        f"missing {len(missing)}, wrong value {len(wrong)}, unacknowledged {len(extra)}, "
+        f"duplicated {duplicates}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--duration", type=int, default=30, help="seconds per phase (max 300)")
+    parser.add_argument("--users", default="1,10,50")
+    args = parser.parse_args()
+    duration = max(5, min(args.duration, 300))
+    work = Path(tempfile.mkdtemp(prefix="loadtest-"))
+    port = free_port()
+    host = f"http://127.0.0.1:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+        "DEBUG": "false",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "load-test-only-key"),
+        "DATA_DIR": str(work / "data"),
+        "MODELS_DIR": os.environ.get("MODELS_DIR", str(ROOT / "models")),
+        "STATIC_ROOT": str(work / "static"),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "LOG_LEVEL": "WARNING",
+        # Thousands of sign-ups from one address are the test, not abuse.
+        "RATE_LIMIT_SIGNUP": "0",
+        "RATE_LIMIT_LOGIN": "0",
+    }
+    env = prepare_database(args.database, work, env)
+    run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], env)
+    print(f"gunicorn on {host} ({args.database}; cache {env.get('CACHE_URL', 'locmem://')}); "
+          f"{duration} s per phase")  # fmt: skip
+    log = open(work / "gunicorn.log", "wb")  # noqa: SIM115 - closed after the server
+    server = subprocess.Popen(
+        [PY, "-m", "gunicorn", "--config", "gunicorn.conf.py", "recommender.wsgi"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    ack_files = []
+    try:
+        wait_until_up(host, server)
+        # Each worker loads the model on its first recommendation; not measured.
+        warm = locust(host, 4, 8, ["ApiClient"], work / "warmup", env)
+        print(f"warm-up: {sum(int(r['Request Count']) for r in warm)} requests")
+        for users in [int(u) for u in args.users.split(",")]:
+            ack = work / f"ack-{users}.json"
+            ack_files.append(ack)
+            rows = locust(host, users, duration, ["Member", "ApiClient"], work / f"mixed-{users}",
+                          {**env, "LOADTEST_ACK_FILE": str(ack)})  # fmt: skip
+            print_phase(f"{users} concurrent users (members and API clients)", rows)
+        ack = work / "ack-writers.json"
+        ack_files.append(ack)
+        rows = locust(host, 50, duration, ["Writer"], work / "writers",
+                      {**env, "LOADTEST_ACK_FILE": str(ack)})  # fmt: skip
+        print_phase("50 concurrent writers", rows)
+        memory = worker_memory(server.pid)
+        print("\nresident memory per gunicorn worker: "
+              + ", ".join(f"{m:.0f} MiB" for m in memory))  # fmt: skip
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+        log.close()
+    print("ratings: " + check_ratings(ack_files, env))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

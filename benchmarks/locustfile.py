@@ -1,0 +1,192 @@
+"""Load test users: members in a browser, API clients, and pure writers.
+
+Run through benchmarks/loadtest.py, which starts gunicorn on 127.0.0.1 against
+a copy of the database and reads the results. Every acknowledged rating is
+recorded (LOADTEST_ACK_FILE) so that the runner can check afterwards that the
+database holds exactly those ratings, no more, no fewer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import threading
+import uuid
+
+from locust import HttpUser, between, events, task
+
+ACK_FILE = os.environ.get("LOADTEST_ACK_FILE")
+_acknowledged: dict[str, dict[str, int]] = {}  # username -> {movie id: last value}
+_lock = threading.Lock()
+_movies: list[int] = []
+_CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+
+def acknowledge(username: str, movie_id: int, value: int | None) -> None:
+    with _lock:
+        mine = _acknowledged.setdefault(username, {})
+        if value is None:
+            mine.pop(str(movie_id), None)
+        else:
+            mine[str(movie_id)] = value
+
+
+@events.test_stop.add_listener
+def _write_acknowledged(**_kwargs):
+    if ACK_FILE:
+        with _lock, open(ACK_FILE, "w") as handle:
+            json.dump(_acknowledged, handle)
+
+
+def movie_ids(client) -> list[int]:
+    """Popular movies first, as members meet them; fetched once per process."""
+    with _lock:
+        if _movies:
+            return _movies
+    found = []
+    for page in (1, 2, 3):
+        answer = client.get(
+            f"/api/movies?sort=popular&page_size=100&page={page}", name="(setup) movies"
+        )
+        found += [movie["id"] for movie in answer.json()["results"]]
+    with _lock:
+        _movies[:] = found
+    return _movies
+
+
+def pick_movie(client) -> int:
+    ids = movie_ids(client)
+    # Skewed towards the popular ones, like real traffic.
+    return ids[min(int(random.expovariate(1 / 40)), len(ids) - 1)]
+
+
+class Member(HttpUser):
+    """Signs up in the browser, reads recommendations, browses, searches, rates."""
+
+    wait_time = between(1, 3)
+    weight = 3
+
+    def on_start(self):
+        self.username = f"load-{uuid.uuid4().hex[:12]}"
+        page = self.client.get("/accounts/signup/", name="sign up (page)")
+        token = self.client.cookies.get("csrftoken") or ""
+        self.client.post(
+            "/accounts/signup/",
+            {
+                "username": self.username,
+                "password1": "load test passphrase 42",
+                "password2": "load test passphrase 42",
+                "age": random.randint(16, 70),
+                "gender": random.choice("MFO"),
+                "occupation": random.choice(["student", "engineer", "writer", "other"]),
+                "zip_code": f"{random.randint(0, 99999):05d}",
+                "csrfmiddlewaretoken": token,
+            },
+            name="sign up",
+        )
+        home = self.client.get("/", name="home page")
+        match = _CSRF.search(home.text) or _CSRF.search(page.text)
+        self.csrf = match.group(1) if match else token
+
+    def _htmx(self, **extra) -> dict:
+        return {"HX-Request": "true", "X-CSRFToken": self.csrf, **extra}
+
+    @task(4)
+    def recommendations(self):
+        self.client.get("/recommendations/", headers=self._htmx(), name="recommendations (partial)")
+
+    @task(3)
+    def rate(self):
+        movie = pick_movie(self.client)
+        value = random.randint(1, 5)
+        with self.client.post(
+            f"/ratings/movie/{movie}/",
+            {"value": value},
+            headers=self._htmx(),
+            name="rate (star widget)",
+            catch_response=True,
+        ) as answer:
+            if answer.status_code == 200 and "Saved" in answer.text:
+                acknowledge(self.username, movie, value)
+                answer.success()
+            else:
+                answer.failure(f"not saved: {answer.status_code}")
+
+    @task(2)
+    def browse(self):
+        sort = random.choice(["popular", "rating", "title", "newest"])
+        self.client.get(f"/movies/?sort={sort}&page={random.randint(1, 5)}", name="catalogue")
+
+    @task(1)
+    def search(self):
+        word = random.choice(["star", "love", "the", "man", "night", "war", "life"])
+        self.client.get(f"/movies/?q={word}", headers={"HX-Request": "true"}, name="search")
+
+    @task(1)
+    def movie_page(self):
+        self.client.get(f"/movies/{pick_movie(self.client)}/", name="movie page")
+
+
+class _ApiMember(HttpUser):
+    abstract = True
+
+    def on_start(self):
+        self.username = f"api-{uuid.uuid4().hex[:12]}"
+        created = self.client.post(
+            "/api/users",
+            json={
+                "username": self.username,
+                "password": "load test passphrase 42",
+                "age": random.randint(16, 70),
+                "gender": random.choice("MFO"),
+                "occupation": random.choice(["student", "engineer", "writer", "other"]),
+            },
+            name="API sign up",
+        ).json()
+        self.user_id = created["user"]["id"]
+        self.client.headers["Authorization"] = f"Bearer {created['token']}"
+
+    def rate(self):
+        movie, value = pick_movie(self.client), random.randint(1, 5)
+        answer = self.client.post(
+            "/api/ratings", json={"movie_id": movie, "value": value}, name="API rate"
+        )
+        if answer.status_code in (200, 201):
+            acknowledge(self.username, movie, value)
+
+
+class ApiClient(_ApiMember):
+    """A program on the JSON API: one member, token auth."""
+
+    wait_time = between(1, 3)
+    weight = 2
+
+    @task(4)
+    def recommendations(self):
+        self.client.get(f"/api/recommendations/{self.user_id}?n=10", name="API recommendations")
+
+    @task(3)
+    def write(self):
+        self.rate()
+
+    @task(2)
+    def movies(self):
+        self.client.get(f"/api/movies?sort=popular&page={random.randint(1, 10)}", name="API movies")
+
+    @task(1)
+    def search(self):
+        word = random.choice(["star", "love", "the", "man"])
+        self.client.get(f"/api/movies/search?q={word}", name="API search")
+
+
+class Writer(_ApiMember):
+    """Rates as fast as a person clicking through stars; nothing else."""
+
+    wait_time = between(0.2, 0.6)
+    weight = 1
+
+    @task
+    def write(self):
+        self.rate()

@@ -1,11 +1,13 @@
 """gunicorn for this 2-core machine (and any like it).
 
-Two worker processes, each with 4 threads: requests spend most of their time
-in the database or in small torch products that release the GIL, so threads
-overlap well, and a second process keeps a slow request from stalling the
-rest. No --preload: torch and its thread pools must start after the fork
-(a forked OpenMP pool deadlocks), and each worker loads the model lazily on
-its first recommendation.
+Three worker processes with 2 threads each. Most of a request is Python
+(templates, the ORM) holding the GIL, so threads of one process mostly take
+turns; a third process on two cores keeps a long page render from holding up
+the short requests behind it (measured with benchmarks/loadtest.py: 3x2 gave
+a lower p95 than 2x4 at 50 users). Each costs ~480 MiB, mostly torch.
+No --preload: torch and its thread pools must start after the fork (a forked
+OpenMP pool deadlocks), and each worker loads the model lazily on its first
+recommendation.
 """
 
 import os
@@ -13,8 +15,8 @@ import shutil
 import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 worker_class = "gthread"
 timeout = 60
 graceful_timeout = 30

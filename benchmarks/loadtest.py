@@ -70,6 +70,44 @@ def prepare_database(kind: str, work: Path, env: dict) -> dict:
     return env
 
 
+ACCOUNTS_SCRIPT = """
+import json, random, sys
+from django.contrib.auth.hashers import make_password
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from accounts.models import User
+from accounts.services import api_token_create
+count = COUNT
+password = make_password("load test passphrase 42")  # hashed once, shared
+made = {"members": [], "api": []}
+for kind in ("members", "api"):
+    for i in range(count):
+        user = User.objects.create(
+            username=f"load-{kind}-{i}", password=password, age=random.randint(16, 70),
+            gender=random.choice("MFO"), occupation=random.choice(["student", "engineer", "other"]),
+        )
+        if kind == "members":
+            session = SessionStore()
+            session[SESSION_KEY] = str(user.pk)
+            session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+            session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+            session.create()
+            made[kind].append({"username": user.username, "session": session.session_key})
+        else:
+            token = api_token_create(user=user)
+            made[kind].append({"username": user.username, "user_id": user.pk, "token": token})
+print(json.dumps(made))
+"""
+
+
+def prepare_accounts(env: dict, count: int, target: Path) -> Path:
+    """Members with a session and API clients with a token, made directly."""
+    script = ACCOUNTS_SCRIPT.replace("COUNT", str(count))
+    result = run([PY, "manage.py", "shell", "-c", script], env, capture_output=True, text=True)
+    target.write_text(result.stdout.strip().splitlines()[-1])
+    return target
+
+
 def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -96,10 +134,9 @@ def worker_memory(master_pid: int) -> list[float]:
     return sizes
 
 
-# Users arrive 5 a second: each signs up, and a sign-up costs ~0.3 s of CPU
-# for the password hash (PBKDF2). Statistics are reset once all have arrived
+# Users arrive 10 a second; statistics are reset once all have arrived
 # (--reset-stats), so the figures are the steady state at that many users.
-SPAWN_RATE = 5
+SPAWN_RATE = 10
 
 
 def ramp(users: int) -> int:
@@ -192,6 +229,9 @@ def main() -> None:
     }
     env = prepare_database(args.database, work, env)
     run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], env)
+    users_per_phase = [int(u) for u in args.users.split(",") if u]
+    accounts = prepare_accounts(env, max([50, *users_per_phase]) + 10, work / "accounts.json")
+    env["LOADTEST_ACCOUNTS"] = str(accounts)
     print(f"gunicorn on {host} ({args.database}; cache {env.get('CACHE_URL', 'locmem://')}); "
           f"{duration} s per phase")  # fmt: skip
     log = open(work / "gunicorn.log", "wb")  # noqa: SIM115 - closed after the server
@@ -205,7 +245,7 @@ def main() -> None:
         # Each worker loads the model on its first recommendation; not measured.
         warm = locust(host, 4, 8, ["ApiClient"], work / "warmup", env)
         print(f"warm-up: {sum(int(r['Request Count']) for r in warm)} requests")
-        for users in [int(u) for u in args.users.split(",")]:
+        for users in users_per_phase:
             ack = work / f"ack-{users}.json"
             ack_files.append(ack)
             rows = locust(host, users, duration, ["Member", "ApiClient"], work / f"mixed-{users}",
@@ -215,7 +255,9 @@ def main() -> None:
         ack_files.append(ack)
         rows = locust(host, 50, duration, ["Writer"], work / "writers",
                       {**env, "LOADTEST_ACK_FILE": str(ack)})  # fmt: skip
-        print_phase("50 concurrent writers", rows)
+        print_phase("50 concurrent writers (about one rating a second each)", rows)
+        rows = locust(host, 5, duration, ["Newcomer", "ApiNewcomer"], work / "newcomers", env)
+        print_phase("5 newcomers signing up (a password hash each: PBKDF2)", rows)
         memory = worker_memory(server.pid)
         print("\nresident memory per gunicorn worker: "
               + ", ".join(f"{m:.0f} MiB" for m in memory))  # fmt: skip

@@ -8,16 +8,27 @@ database holds exactly those ratings, no more, no fewer.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
 import re
 import threading
 import uuid
+from pathlib import Path
 
 from locust import HttpUser, between, events, task
 
 ACK_FILE = os.environ.get("LOADTEST_ACK_FILE")
+# Accounts made by the runner beforehand (a session for each member, a token
+# for each API client), so that the measured phases are not dominated by
+# password hashing; the Newcomer class measures real sign-ups on its own.
+ACCOUNTS = (
+    json.loads(Path(os.environ["LOADTEST_ACCOUNTS"]).read_text())
+    if os.environ.get("LOADTEST_ACCOUNTS")
+    else {"members": [], "api": []}
+)
+_next_account = {"members": itertools.count(), "api": itertools.count()}
 _acknowledged: dict[str, dict[str, int]] = {}  # username -> {movie id: last value}
 _lock = threading.Lock()
 _movies: list[int] = []
@@ -56,39 +67,41 @@ def movie_ids(client) -> list[int]:
     return _movies
 
 
+def take_account(kind: str) -> dict:
+    with _lock:
+        index = next(_next_account[kind])
+    pool = ACCOUNTS[kind]
+    if index >= len(pool):
+        raise RuntimeError(f"the runner made only {len(pool)} {kind} accounts")
+    return pool[index]
+
+
 def pick_movie(client) -> int:
     ids = movie_ids(client)
     # Skewed towards the popular ones, like real traffic.
     return ids[min(int(random.expovariate(1 / 40)), len(ids) - 1)]
 
 
-class Member(HttpUser):
-    """Signs up in the browser, reads recommendations, browses, searches, rates."""
+class _Browser(HttpUser):
+    abstract = True
+
+    def _csrf_from_home(self) -> None:
+        home = self.client.get("/", name="home page")
+        match = _CSRF.search(home.text)
+        self.csrf = match.group(1) if match else ""
+
+
+class Member(_Browser):
+    """A member in the browser: reads recommendations, browses, searches, rates."""
 
     wait_time = between(1, 3)
     weight = 3
 
     def on_start(self):
-        self.username = f"load-{uuid.uuid4().hex[:12]}"
-        page = self.client.get("/accounts/signup/", name="sign up (page)")
-        token = self.client.cookies.get("csrftoken") or ""
-        self.client.post(
-            "/accounts/signup/",
-            {
-                "username": self.username,
-                "password1": "load test passphrase 42",
-                "password2": "load test passphrase 42",
-                "age": random.randint(16, 70),
-                "gender": random.choice("MFO"),
-                "occupation": random.choice(["student", "engineer", "writer", "other"]),
-                "zip_code": f"{random.randint(0, 99999):05d}",
-                "csrfmiddlewaretoken": token,
-            },
-            name="sign up",
-        )
-        home = self.client.get("/", name="home page")
-        match = _CSRF.search(home.text) or _CSRF.search(page.text)
-        self.csrf = match.group(1) if match else token
+        account = take_account("members")
+        self.username = account["username"]
+        self.client.cookies.set("sessionid", account["session"])
+        self._csrf_from_home()
 
     def _htmx(self, **extra) -> dict:
         return {"HX-Request": "true", "X-CSRFToken": self.csrf, **extra}
@@ -129,24 +142,39 @@ class Member(HttpUser):
         self.client.get(f"/movies/{pick_movie(self.client)}/", name="movie page")
 
 
+class Newcomer(Member):
+    """Signs up through the form (password hashing and all), then is a member."""
+
+    weight = 1
+
+    def on_start(self):
+        self.username = f"new-{uuid.uuid4().hex[:12]}"
+        self.client.get("/accounts/signup/", name="sign up (page)")
+        self.client.post(
+            "/accounts/signup/",
+            {
+                "username": self.username,
+                "password1": "load test passphrase 42",
+                "password2": "load test passphrase 42",
+                "age": random.randint(16, 70),
+                "gender": random.choice("MFO"),
+                "occupation": random.choice(["student", "engineer", "writer", "other"]),
+                "zip_code": f"{random.randint(0, 99999):05d}",
+                "csrfmiddlewaretoken": self.client.cookies.get("csrftoken") or "",
+            },
+            name="sign up",
+        )
+        self._csrf_from_home()
+
+
 class _ApiMember(HttpUser):
     abstract = True
 
     def on_start(self):
-        self.username = f"api-{uuid.uuid4().hex[:12]}"
-        created = self.client.post(
-            "/api/users",
-            json={
-                "username": self.username,
-                "password": "load test passphrase 42",
-                "age": random.randint(16, 70),
-                "gender": random.choice("MFO"),
-                "occupation": random.choice(["student", "engineer", "writer", "other"]),
-            },
-            name="API sign up",
-        ).json()
-        self.user_id = created["user"]["id"]
-        self.client.headers["Authorization"] = f"Bearer {created['token']}"
+        account = take_account("api")
+        self.username = account["username"]
+        self.user_id = account["user_id"]
+        self.client.headers["Authorization"] = f"Bearer {account['token']}"
 
     def rate(self):
         movie, value = pick_movie(self.client), random.randint(1, 5)
@@ -155,6 +183,27 @@ class _ApiMember(HttpUser):
         )
         if answer.status_code in (200, 201):
             acknowledge(self.username, movie, value)
+
+
+class ApiNewcomer(HttpUser):
+    """Signs up through the API (password hashing and all)."""
+
+    wait_time = between(1, 3)
+    weight = 1
+
+    @task
+    def sign_up(self):
+        self.client.post(
+            "/api/users",
+            json={
+                "username": f"api-new-{uuid.uuid4().hex[:12]}",
+                "password": "load test passphrase 42",
+                "age": random.randint(16, 70),
+                "gender": random.choice("MFO"),
+                "occupation": random.choice(["student", "engineer", "writer", "other"]),
+            },
+            name="API sign up",
+        )
 
 
 class ApiClient(_ApiMember):
@@ -182,9 +231,10 @@ class ApiClient(_ApiMember):
 
 
 class Writer(_ApiMember):
-    """Rates as fast as a person clicking through stars; nothing else."""
+    """Rates, and nothing else, about once a second: a person going through a
+    list clicking stars as fast as they decide."""
 
-    wait_time = between(0.2, 0.6)
+    wait_time = between(0.5, 1.5)
     weight = 1
 
     @task

@@ -120,6 +120,13 @@ def _recommendations(user, n: int, exclude_rated: bool) -> Recommendations:
     )
 
 
+def served_key() -> str:
+    """Names what recommendations are computed from right now (the version and
+    catalogue it saw, or popularity): part of any cache key built on them."""
+    engine = get_service().engine()
+    return engine.cache_key if engine else "popularity"
+
+
 def refresh_recommendations(*, user) -> None:
     """Drop the member's cached lists so the next call recomputes them."""
     engine = get_service().engine()

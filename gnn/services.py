@@ -63,11 +63,15 @@ def served_snapshot_at() -> datetime | None:
     return _snapshot_of[version]
 
 
-def ratings_since_snapshot() -> int:
+def ratings_since_snapshot(limit: int | None = None) -> int:
+    """Ratings written since the served snapshot, counted up to ``limit`` only:
+    after every rating the question is just whether the threshold is reached."""
     since = served_snapshot_at()
     ratings = Rating.objects.all()
     if since is not None:
         ratings = ratings.filter(updated_at__gt=since)
+    if limit is not None:
+        ratings = ratings.order_by()[:limit]
     return ratings.count()
 
 
@@ -81,7 +85,8 @@ def retrain_if_due() -> TrainingRun | None:
                 _send(active.pk)  # a hand-over that failed earlier
             return None
         expire_stale_runs()
-    if ratings_since_snapshot() < settings.RETRAIN_AFTER_RATINGS:
+    threshold = settings.RETRAIN_AFTER_RATINGS
+    if ratings_since_snapshot(limit=threshold) < threshold:
         return None
     return training_request(trigger=Trigger.THRESHOLD)
 

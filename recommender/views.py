@@ -5,6 +5,7 @@ itself stays behind gnn.service."""
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
@@ -13,7 +14,12 @@ from django.views.decorators.http import require_GET
 from catalog.selectors import popular_movies
 from gnn.models import TrainingRun
 from gnn.reporting import floor_names, metric_rows
-from gnn.service import recommendations_for, refresh_recommendations, served_model
+from gnn.service import (
+    recommendations_for,
+    refresh_recommendations,
+    served_key,
+    served_model,
+)
 from ratings.selectors import attach_my_ratings
 from recommender import metrics, operations
 from recommender.ratelimit import client_ip
@@ -51,10 +57,33 @@ def home(request):
     return render(request, "home/member.html", context)
 
 
+PANEL_CACHE_SECONDS = 300
+
+
 @login_required
 @require_GET
 def recommendations_panel(request):
-    return render(request, "home/member.html#panel", _panel_context(request))
+    """The panel alone, for htmx. Its HTML is cached per member, taste version,
+    served model and size, so repeated reloads cost one cache read; the CSRF
+    secret is in the key because the panel's forms carry a token for it."""
+    n = request.GET.get("n", str(PANEL_SIZES[0]))
+    key = ":".join(
+        (
+            "panel",
+            served_key(),
+            str(request.user.pk),
+            str(request.user.taste_version),
+            n if n.isdigit() and int(n) in PANEL_SIZES else str(PANEL_SIZES[0]),
+            request.META.get("CSRF_COOKIE", ""),
+        )
+    )
+    if not request.GET.get("refresh"):
+        html = cache.get(key)
+        if html is not None:
+            return HttpResponse(html)
+    response = render(request, "home/member.html#panel", _panel_context(request))
+    cache.set(key, response.content, PANEL_CACHE_SECONDS)
+    return response
 
 
 @require_GET

@@ -8,6 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     # One thread per process for BLAS/OpenMP; torch's own thread count is set
     # deliberately by the service and the worker.
     OMP_NUM_THREADS=1 \
+    OMP_WAIT_POLICY=PASSIVE \
     MKL_NUM_THREADS=1 \
     DATA_DIR=/var/lib/recommender/data \
     MODELS_DIR=/var/lib/recommender/models \

@@ -35,7 +35,7 @@ def zip_region(zip_code: str) -> str:
 
 
 def _std(values: np.ndarray) -> float:
-    std = float(np.nanstd(values)) if np.isfinite(values).any() else 1.0
+    std = float(np.nanstd(values, ddof=1)) if np.isfinite(values).sum() > 1 else 1.0
     return std if std > 1e-6 and math.isfinite(std) else 1.0
 
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import torch
 
-from gnn.model import Recommender, typed_adjacency
+from gnn.model import BASE_USER_SHRINK, N_RATINGS, Recommender, typed_adjacency
 
 
 @dataclass(frozen=True)
 class MovieCache:
-    """What a request needs, from one full-graph forward pass (eval mode)."""
+    """What a request needs, from one full-graph forward pass (eval mode).
+    Everything is in the graph's movie-node order."""
 
     m0: torch.Tensor  # movie layer-0 states   [M, d]
     m1: torch.Tensor  # movie layer-1 states   [M, d]
@@ -24,36 +25,30 @@ class MovieCache:
     rate_q: torch.Tensor  # Q z_m, precomputed    [M, d]
     rank_bias: torch.Tensor  # [M]
     rate_bias: torch.Tensor  # [M]
+    base_bias: torch.Tensor  # [M], the centred channel's baseline
     users: torch.Tensor  # final embeddings of the users in the graph [U, d]
     user_bias: torch.Tensor  # their rating biases [U]
-    # What each movie sends a user through each rating value, per layer
-    # [M, 5, d]: with these, a user's embedding costs O(ratings x d).
+    # What each movie sends a user through each rating type, per layer
+    # [M, T, d]: with these, one user's embedding costs O(ratings x d).
     messages1: torch.Tensor
     messages2: torch.Tensor
 
 
 @torch.no_grad()
-def build_cache(
-    model: Recommender,
-    user_x: torch.Tensor,
-    movie_x: torch.Tensor,
-    movie_rows: torch.Tensor,
-    ui: torch.Tensor,
-    mi: torch.Tensor,
-    r: torch.Tensor,
-) -> MovieCache:
+def build_cache(model: Recommender, user_x, movie_x, movie_rows, ui, mi, r) -> MovieCache:
     model.eval()
-    out = model(user_x, movie_x, movie_rows, ui, mi, r)
-    rank_bias, rate_bias = model.movie_biases(movie_rows)
+    out = model(user_x, movie_x, ui, mi, r, movie_rows)
+    tables = out["tables"]
     return MovieCache(
         m0=out["m0"],
         m1=out["m1"],
         m=out["m"],
         rate_q=model.rate_q(out["m"]),
-        rank_bias=rank_bias,
-        rate_bias=rate_bias,
+        rank_bias=tables.rank_bias,
+        rate_bias=tables.rate_bias,
+        base_bias=tables.base_bias,
         users=out["u"],
-        user_bias=model.user_bias(ui, mi, r, user_x.size(0), rate_bias),
+        user_bias=model.user_bias(ui, mi, r, user_x.size(0), tables.rate_bias),
         messages1=model.conv1_mu.source_messages(out["m0"]),
         messages2=model.conv2_mu.source_messages(out["m1"]),
     )
@@ -74,50 +69,54 @@ def build_cache_from_graph(model: Recommender, graph) -> MovieCache:
 
 
 @torch.no_grad()
-def embed_users(
-    model: Recommender,
-    cache: MovieCache,
-    user_x: torch.Tensor,
-    ui: torch.Tensor,
-    mi: torch.Tensor,
-    r: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Embeddings and rating biases of a batch of users, from their features
-    and their ratings (edges: row in the batch, movie row, value), reading only
-    cached movie states: O(ratings x d) per user, never the whole graph."""
+def embed_users(model: Recommender, cache: MovieCache, user_x, ui, mi, r):
+    """Embeddings and rating biases of a batch of users from their features and
+    their ratings (edges: row in the batch, movie node, value), reading only
+    cached movie states. Used by the evaluation of new users."""
     model.eval()
+    cfg = model.cfg
+    n_users = user_x.size(0)
+    residual = model.edge_residuals(ui, mi, r, n_users, cache.base_bias)
     movie_to_user = typed_adjacency(
-        mi, ui, r, cache.m0.size(0), user_x.size(0), model.cfg.norm_power
+        mi, ui, r, cache.m0.size(0), n_users, cfg.norm_power, residual, cfg.resid_power
     )
-    zu = model.user_layers(user_x, cache.m0, cache.m1, movie_to_user)
-    bu = model.user_bias(ui, mi, r, user_x.size(0), cache.rate_bias)
+    u0 = model.user_h0(user_x)
+    u1 = torch.relu(model.conv1_mu(cache.m0, u0, movie_to_user))
+    zu = model.conv2_mu(cache.m1, u1, movie_to_user)
+    bu = model.user_bias(ui, mi, r, n_users, cache.rate_bias)
     return zu, bu
 
 
 @torch.no_grad()
-def embed_one_user(
-    model: Recommender,
-    cache: MovieCache,
-    user_x: torch.Tensor,
-    rows: torch.Tensor,
-    values: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
+def embed_one_user(model: Recommender, cache: MovieCache, user_x, rows, values):
     """One user's embedding [1, d] and rating bias [1]: the per-request path.
 
     The same arithmetic as the full-graph pass (eval mode) for that user, read
-    from the cached per-rating movie messages instead of recomputed: a sum over
+    from the cached per-type movie messages instead of recomputed: a sum over
     the user's k ratings per layer, no sparse matrix, no pass over all movies.
     """
     model.eval()
+    cfg = model.cfg
+    k = len(rows)
+    mean_weight = float(max(k, 1)) ** -cfg.norm_power
     types = values - 1
-    weight = float(max(len(rows), 1)) ** -model.cfg.norm_power
+    weights = None
+    if cfg.centred and k:
+        residual = values.float() - model.mu - cache.base_bias[rows]
+        residual = residual - residual.sum() / (k + BASE_USER_SHRINK)
+        weights = residual * float(k) ** -cfg.resid_power
+
+    def aggregate(messages):
+        total = messages[rows, types].sum(0, keepdim=True) * mean_weight
+        if weights is not None:
+            total = total + (weights[:, None] * messages[rows, N_RATINGS]).sum(0, keepdim=True)
+        return total
+
     u0 = model.user_h0(user_x)
-    aggregated1 = cache.messages1[rows, types].sum(0, keepdim=True) * weight
-    u1 = torch.relu(aggregated1 + model.conv1_mu.lin_root(u0))
-    aggregated2 = cache.messages2[rows, types].sum(0, keepdim=True) * weight
-    zu = aggregated2 + model.conv2_mu.lin_root(u1)
+    u1 = torch.relu(aggregate(cache.messages1) + model.conv1_mu.lin_root(u0))
+    zu = aggregate(cache.messages2) + model.conv2_mu.lin_root(u1)
     residual = values.float() - model.mu - cache.rate_bias[rows]
-    bu = residual.sum().reshape(1) / (len(rows) + model.cfg.bias_shrink)
+    bu = residual.sum().reshape(1) / (k + cfg.bias_shrink)
     return zu, bu
 
 
@@ -127,9 +126,7 @@ def rank_scores(cache: MovieCache, zu: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predicted_ratings(
-    model: Recommender, cache: MovieCache, zu: torch.Tensor, bu: torch.Tensor, rows=None
-) -> torch.Tensor:
+def predicted_ratings(model: Recommender, cache: MovieCache, zu, bu, rows=None) -> torch.Tensor:
     """Predicted ratings, clipped to 1..5, for all movies or the given rows."""
     q = cache.rate_q if rows is None else cache.rate_q[rows]
     bias = cache.rate_bias if rows is None else cache.rate_bias[rows]

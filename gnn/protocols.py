@@ -20,8 +20,6 @@ from gnn.data import Ratings, Users
 from gnn.inference import embed_users, predicted_ratings, rank_scores
 from gnn.training import TrainedModel, warm_metrics
 
-FLOORS = ("popularity", "bias", "group_popularity")
-
 
 def _ranking(scores: np.ndarray, exclude, relevant) -> dict:
     return evaluation.ranking_metrics(evaluation.top_k(scores, exclude), relevant).as_dict()

@@ -29,6 +29,7 @@ from catalog.models import Movie
 from gnn import registry
 from ratings.models import Dismissal, Rating
 from recommender import metrics
+from recommender.errors import FieldError
 
 if TYPE_CHECKING:
     from gnn.engine import Engine
@@ -42,11 +43,8 @@ _CACHED_LENGTH = MAX_N + 20
 _CACHE_SECONDS = 60 * 60
 
 
-class RecommendationError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class RecommendationError(FieldError):
+    """Bad arguments for recommendations."""
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,11 @@ from catalog.models import Movie
 from catalog.services import movie_stats_add
 from ratings.models import Dismissal, Rating
 from recommender import metrics
+from recommender.errors import FieldError
 
 
-class RatingError(ValueError):
-    """Bad input for a rating write; ``field`` names what was wrong."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class RatingError(FieldError):
+    """Bad input for a rating write."""
 
 
 @dataclass(frozen=True)

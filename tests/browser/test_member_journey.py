@@ -21,6 +21,13 @@ def sign_up(page, username="newcomer"):
     page.get_by_label("Occupation").select_option("engineer")
     page.get_by_label("ZIP code").fill("94110")
     page.get_by_role("button", name=re.compile("Sign up")).click()
+    htmx_ready(page)
+
+
+def htmx_ready(page):
+    """Wait until htmx has taken over the page: a click before that would be a
+    plain form post (which works, but is not what the test is about)."""
+    page.wait_for_function("document.readyState === 'complete' && window.htmx !== undefined")
 
 
 def card_titled(page, title):
@@ -61,6 +68,7 @@ def test_sign_up_rate_and_watch_recommendations_change(page, trained_committed, 
 
     # The history shows the five ratings; change one, remove one.
     page.get_by_role("link", name="My ratings").click()
+    htmx_ready(page)
     rows = page.locator(".history .movie-row")
     expect(rows).to_have_count(5)
     first_title = rows.first.locator(".movie-title a").inner_text()
@@ -75,15 +83,18 @@ def test_sign_up_rate_and_watch_recommendations_change(page, trained_committed, 
 
     # "Not interested" hides a movie from the recommendations.
     page.get_by_role("link", name="For you").click()
+    htmx_ready(page)
     hidden = page.locator("#recommendations .rec-card .movie-title a").first.inner_text()
     page.get_by_role("button", name=f"Not interested in {hidden}").click()
     expect(card_titled(page, hidden)).to_have_count(0)
     assert Dismissal.objects.filter(user=member, movie__title=hidden).exists()
     page.reload()
+    htmx_ready(page)
     assert hidden not in panel_titles(page)
 
     # It can be undone from the profile.
     page.get_by_role("link", name="Profile").click()
+    htmx_ready(page)
     screenshot(page, "4-profile")
     page.get_by_role("button", name=f"Undo not interested in {hidden}").click()
     expect(page.get_by_role("button", name=f"Undo not interested in {hidden}")).to_have_count(0)
@@ -104,8 +115,10 @@ def test_catalogue_search_movie_page_and_model_page(
     page.get_by_label("Username").fill("browser")
     page.get_by_label("Password").fill("a long enough passphrase")
     page.get_by_role("button", name="Log in").click()
+    htmx_ready(page)
 
     page.get_by_role("link", name="Movies").click()
+    htmx_ready(page)
     screenshot(page, "5-catalogue")
     page.get_by_label("Title").fill("wild")
     expect(page.locator("#results .movie-row").first).to_contain_text(re.compile("wild", re.I))
@@ -114,6 +127,7 @@ def test_catalogue_search_movie_page_and_model_page(
         assert "wild" in title.lower()
 
     page.locator("#results .movie-title a").first.click()
+    htmx_ready(page)
     expect(page.get_by_role("heading", name="Members' ratings")).to_be_visible()
     expect(page.get_by_role("heading", name="Similar movies")).to_be_visible()
     title = page.locator("h1").inner_text().split(" (")[0]

@@ -256,7 +256,10 @@ def main() -> None:
         rows = locust(host, 50, duration, ["Writer"], work / "writers",
                       {**env, "LOADTEST_ACK_FILE": str(ack)})  # fmt: skip
         print_phase("50 concurrent writers (about one rating a second each)", rows)
-        rows = locust(host, 5, duration, ["Newcomer", "ApiNewcomer"], work / "newcomers", env)
+        ack = work / "ack-newcomers.json"
+        ack_files.append(ack)
+        rows = locust(host, 5, duration, ["Newcomer", "ApiNewcomer"], work / "newcomers",
+                      {**env, "LOADTEST_ACK_FILE": str(ack)})  # fmt: skip
         print_phase("5 newcomers signing up (a password hash each: PBKDF2)", rows)
         memory = worker_memory(server.pid)
         print("\nresident memory per gunicorn worker: "

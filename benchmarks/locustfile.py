@@ -44,8 +44,10 @@ def acknowledge(username: str, movie_id: int, value: int | None) -> None:
             mine[str(movie_id)] = value
 
 
-@events.test_stop.add_listener
+@events.quitting.add_listener
 def _write_acknowledged(**_kwargs):
+    # At quitting, not test_stop: users finishing their last request during
+    # --stop-timeout still acknowledge it.
     if ACK_FILE:
         with _lock, open(ACK_FILE, "w") as handle:
             json.dump(_acknowledged, handle)

@@ -243,7 +243,10 @@ def main() -> None:
     try:
         wait_until_up(host, server)
         # Each worker loads the model on its first recommendation; not measured.
-        warm = locust(host, 4, 8, ["ApiClient"], work / "warmup", env)
+        ack = work / "ack-warmup.json"
+        ack_files.append(ack)
+        warm = locust(host, 4, 8, ["ApiClient"], work / "warmup",
+                      {**env, "LOADTEST_ACK_FILE": str(ack)})  # fmt: skip
         print(f"warm-up: {sum(int(r['Request Count']) for r in warm)} requests")
         for users in users_per_phase:
             ack = work / f"ack-{users}.json"

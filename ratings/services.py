@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.services import user_taste_changed
@@ -61,9 +61,10 @@ def _lock_movie(movie: Movie) -> None:
     """Serialise writes to one movie's ratings so its counts stay exact.
 
     PostgreSQL locks the row; SQLite's IMMEDIATE transactions already hold the
-    database's write lock (select_for_update is a no-op there).
+    database's write lock, so there the query would only cost a round trip.
     """
-    Movie.objects.select_for_update().filter(pk=movie.pk).order_by().values_list("pk").first()
+    if connection.vendor != "sqlite":
+        Movie.objects.select_for_update().filter(pk=movie.pk).order_by().values_list("pk").first()
 
 
 def rating_set(*, user, movie: Movie, value) -> RatingWrite:
@@ -81,10 +82,11 @@ def rating_set(*, user, movie: Movie, value) -> RatingWrite:
         # Stamped after the lock: for one movie, updated_at orders the writes
         # as they commit, so the newest stamp is the value that stays.
         now = timezone.now()
-        old = Rating.objects.filter(user=user, movie=movie).values_list("value", flat=True).first()
+        before = Rating.objects.filter(user=user, movie=movie).values_list("value", "created_at")
+        old, created_at = before.first() or (None, now)
         existed = old is not None
         (rating,) = Rating.objects.bulk_create(
-            [Rating(user=user, movie=movie, value=value, created_at=now, updated_at=now)],
+            [Rating(user=user, movie=movie, value=value, created_at=created_at, updated_at=now)],
             update_conflicts=True,
             unique_fields=["user", "movie"],
             update_fields=["value", "updated_at"],

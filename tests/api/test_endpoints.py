@@ -125,6 +125,9 @@ def test_rate_change_and_delete(client, member, auth, seeded):
     assert (created.status_code, again.status_code) == (201, 200)
     rating_id = created.json()["id"]
     assert again.json()["id"] == rating_id
+    assert again.json()["created_at"] == created.json()["created_at"]
+    assert again.json()["updated_at"] > created.json()["updated_at"]
+    assert again.json()["movie_title"] == movie.title
 
     changed = client.put(f"/api/ratings/{rating_id}", {"value": 2}, content_type=JSON, **auth)
     assert changed.status_code == 200 and changed.json()["value"] == 2

@@ -111,9 +111,10 @@ def test_the_embedded_filesystem_broker_runs_a_real_task_end_to_end(
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
         "store_processed": False,
     }
-    for name in ("queue", "processed"):
+    for name in ("queue", "processed", "control"):
         (folder / name).mkdir(parents=True, exist_ok=True)
     with broker("filesystem://", options):
         worker = start_worker("filesystem://", TRAINING_MAX_STEPS=40)

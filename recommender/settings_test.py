@@ -41,3 +41,9 @@ WHITENOISE_AUTOREFRESH = True
 # and Chromium, and oversubscribed OpenMP threads spin instead of working.
 TORCH_THREADS_TRAINING = 1
 TORCH_THREADS_SERVING = 1
+
+# Tasks that tests enqueue without a broker of their own stay in this process
+# (the default filesystem broker would leave them in the developer's data/
+# for the next `make run` worker). Tests about a broker set up a real one.
+CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_TRANSPORT_OPTIONS = {}

@@ -18,6 +18,8 @@ import re
 import time
 import uuid
 
+from django.utils.log import log_response
+
 from recommender import metrics
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -65,6 +67,14 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             view = _view_name(request)
             response["X-Request-ID"] = request_id
+            if response.status_code >= 400:
+                # Django logs 4xx/5xx answers after the middleware, where the
+                # request id is gone; logged here, its record carries it (and
+                # log_response marks the response so it is not logged twice).
+                log_response(
+                    "%s: %s", response.reason_phrase, request.path,
+                    response=response, request=request,
+                )  # fmt: skip
             metrics.observe_request(view, request.method, response.status_code, elapsed)
             access_log.info(
                 "%s %s %s %.1fms",

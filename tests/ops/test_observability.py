@@ -51,6 +51,14 @@ def test_request_id_is_returned_and_on_the_json_log_line_of_the_request(client, 
     assert access[-1]["status"] == 200 and access[-1]["view"] == "catalog:list"
 
 
+def test_the_warning_for_a_refused_request_carries_its_request_id(client, db, json_log):
+    client.post("/api/ratings", {}, content_type="application/json", HTTP_X_REQUEST_ID="refused-1")
+    warnings = [line for line in json_log if line["logger"] == "django.request"]
+    assert len(warnings) == 1  # once, not again by Django's handler
+    assert warnings[0]["request_id"] == "refused-1"
+    assert "Unauthorized" in warnings[0]["message"]
+
+
 def test_a_request_id_is_made_when_none_or_a_strange_one_is_given(client, db):
     made = client.get("/api/health")["X-Request-ID"]
     strange = client.get("/api/health", HTTP_X_REQUEST_ID="<script>" * 20)["X-Request-ID"]

@@ -6,8 +6,9 @@ turns; a third process on two cores keeps a long page render from holding up
 the short requests behind it (measured with benchmarks/loadtest.py: 3x2 gave
 a lower p95 than 2x4 at 50 users). Each costs ~480 MiB, mostly torch.
 No --preload: torch and its thread pools must start after the fork (a forked
-OpenMP pool deadlocks), and each worker loads the model lazily on its first
-recommendation.
+OpenMP pool deadlocks), so each worker loads the model in post_worker_init,
+after the fork and before it accepts a request: no visitor waits the ~2 s of
+a first load, after a start or a max_requests recycle alike.
 """
 
 import os
@@ -47,6 +48,24 @@ def post_fork(server, worker):
 
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS_SERVING", "1")))
     torch.set_num_interop_threads(1)
+
+
+def post_worker_init(worker):
+    from django.db import connections
+
+    from gnn.service import get_service
+
+    try:
+        engine = get_service().engine()
+        if engine is None:
+            worker.log.info("no model to serve yet: popularity until one is published")
+        else:
+            worker.log.info("model version %s loaded before serving", engine.version)
+    except Exception:  # the first request that needs it tries again
+        worker.log.exception("the model could not be loaded before serving")
+    finally:
+        # Requests run on the worker's threads; this thread's connection would idle.
+        connections.close_all()
 
 
 def child_exit(server, worker):

@@ -53,8 +53,8 @@ class Movie(models.Model):
         "visible", default=True, help_text="Hidden movies are never listed or recommended."
     )
     movielens_id = models.PositiveIntegerField(null=True, blank=True, unique=True, editable=False)
-    # Denormalised from ratings (recomputed by catalog.services.movie_stats_refresh
-    # in the same transaction as every rating write) because sorting the
+    # Denormalised from ratings (moved by catalog.services.movie_stats_add in
+    # the same transaction as every rating write) because sorting the
     # catalogue by an aggregate over 100,000 ratings costs ~150 ms a page.
     rating_count = models.PositiveIntegerField(default=0, editable=False)
     rating_sum = models.PositiveIntegerField(default=0, editable=False)

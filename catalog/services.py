@@ -63,7 +63,9 @@ def movielens_movie_ids() -> dict[int, int]:
 
 def movie_stats_add(*, movie_id: int, old: int | None, new: int | None) -> None:
     """Move a movie's counts by one rating going from ``old`` to ``new`` (None:
-    no rating). Exact because the ratings service holds the movie's lock."""
+    no rating). Exact because the ratings service serialises the writes to
+    one (member, movie) pair, so ``old`` is the value being replaced; the
+    UPDATE adds in place, so writes to other pairs never overwrite it."""
     count = (new is not None) - (old is not None)
     total = (new or 0) - (old or 0)
     liked = (new is not None and new >= 4) - (old is not None and old >= 4)
@@ -78,9 +80,8 @@ def movie_stats_add(*, movie_id: int, old: int | None, new: int | None) -> None:
 def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
     """Recompute the denormalised rating counts of some movies (all by default).
 
-    Counting from the ratings themselves, rather than adding deltas, keeps
-    the figures exact whatever order concurrent writes commit in; the ratings
-    service calls this with the movie's row locked.
+    Counting from the ratings themselves, for the import, which writes
+    ratings in bulk.
     """
     ratings = Rating.objects.filter(movie=OuterRef("pk")).order_by().values("movie")
 

@@ -57,14 +57,24 @@ def _count_toward_retraining() -> None:
         logging.getLogger("gnn.training").exception("could not check whether to retrain")
 
 
-def _lock_movie(movie: Movie) -> None:
-    """Serialise writes to one movie's ratings so its counts stay exact.
+def _lock_pair(*, user_id: int, movie_id: int) -> None:
+    """Serialise the writes to one member's rating of one movie.
 
-    PostgreSQL locks the row; SQLite's IMMEDIATE transactions already hold the
-    database's write lock, so there the query would only cost a round trip.
+    Then the old value read next is the one the write replaces, so the movie's
+    counts move by exact deltas. PostgreSQL: a transaction-scoped advisory
+    lock on the pair, so writes by other members to the same (popular) movie
+    do not queue behind it; that movie's row is locked only from its counter
+    update, the last statement, to the commit. SQLite: the IMMEDIATE
+    transaction already holds the database's write lock.
     """
-    if connection.vendor != "sqlite":
-        Movie.objects.select_for_update().filter(pk=movie.pk).order_by().values_list("pk").first()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # Two int4 keys; a collision would only make two pairs take turns.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [user_id % 2**31, movie_id % 2**31]
+            )
+    elif connection.vendor != "sqlite":
+        Movie.objects.select_for_update().filter(pk=movie_id).order_by().values_list("pk").first()
 
 
 def rating_set(*, user, movie: Movie, value) -> RatingWrite:
@@ -78,8 +88,8 @@ def rating_set(*, user, movie: Movie, value) -> RatingWrite:
     if not movie.is_visible:
         raise RatingError("movie", "There is no such movie.")
     with transaction.atomic():
-        _lock_movie(movie)
-        # Stamped after the lock: for one movie, updated_at orders the writes
+        _lock_pair(user_id=user.pk, movie_id=movie.pk)
+        # Stamped after the lock: for one pair, updated_at orders the writes
         # as they commit, so the newest stamp is the value that stays.
         now = timezone.now()
         before = Rating.objects.filter(user=user, movie=movie).values_list("value", "created_at")
@@ -91,8 +101,9 @@ def rating_set(*, user, movie: Movie, value) -> RatingWrite:
             unique_fields=["user", "movie"],
             update_fields=["value", "updated_at"],
         )
-        movie_stats_add(movie_id=movie.pk, old=old, new=value)
         user_taste_changed(user_id=user.pk)
+        # Last: it locks the movie's row until the commit (see _lock_pair).
+        movie_stats_add(movie_id=movie.pk, old=old, new=value)
         transaction.on_commit(lambda: metrics.rating_written("updated" if existed else "created"))
         transaction.on_commit(_count_toward_retraining)
     if rating.pk is None:  # backends that return no id for an upsert
@@ -102,12 +113,12 @@ def rating_set(*, user, movie: Movie, value) -> RatingWrite:
 
 def rating_remove(*, user, movie: Movie) -> bool:
     with transaction.atomic():
-        _lock_movie(movie)
+        _lock_pair(user_id=user.pk, movie_id=movie.pk)
         old = Rating.objects.filter(user=user, movie=movie).values_list("value", flat=True).first()
         deleted, _ = Rating.objects.filter(user=user, movie=movie).delete()
         if deleted:
-            movie_stats_add(movie_id=movie.pk, old=old, new=None)
             user_taste_changed(user_id=user.pk)
+            movie_stats_add(movie_id=movie.pk, old=old, new=None)
             transaction.on_commit(lambda: metrics.rating_written("removed"))
     return bool(deleted)
 

@@ -41,3 +41,45 @@ def test_concurrent_writes_leave_one_row_per_pair_with_the_last_value(seeded_com
     assert rows.get(movie=shared).value == last_value
     shared.refresh_from_db()
     assert shared.rating_count == Rating.objects.filter(movie=shared).count()
+
+
+def test_concurrent_writes_by_many_members_to_one_movie_keep_its_counts_exact(
+    seeded_committed, django_user_model
+):
+    movie = Movie.objects.order_by("pk").first()
+    before = (movie.rating_count, movie.rating_sum, movie.liked_count)
+    members = [
+        django_user_model.objects.create_user(
+            username=f"fan-{i}", password="x", age=30, gender="O", occupation="other"
+        )
+        for i in range(10)
+    ]
+    # Each member rates twice at once: a create and a change race each other.
+    jobs = [(member, value) for member in members for value in (2, 5)]
+    barrier = threading.Barrier(len(jobs))
+    failures = []
+
+    def write(member, value):
+        try:
+            barrier.wait()
+            rating_set(user=member, movie=movie, value=value)
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not failures
+    stored = list(
+        Rating.objects.filter(movie=movie, user__in=members).values_list("value", flat=True)
+    )
+    assert len(stored) == 10
+    movie.refresh_from_db()
+    assert movie.rating_count == before[0] + 10
+    assert movie.rating_sum == before[1] + sum(stored)
+    assert movie.liked_count == before[2] + sum(value >= 4 for value in stored)

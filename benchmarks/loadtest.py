@@ -242,7 +242,7 @@ def main() -> None:
     ack_files = []
     try:
         wait_until_up(host, server)
-        # Each worker loads the model on its first recommendation; not measured.
+        # Connections, caches and the first-use costs of each worker; not measured.
         ack = work / "ack-warmup.json"
         ack_files.append(ack)
         warm = locust(host, 4, 8, ["ApiClient"], work / "warmup",

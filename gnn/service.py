@@ -1,7 +1,8 @@
 """The recommendation service: what views, the API and tasks call.
 
-One engine per process, loaded lazily on first use (so after a fork, never at
-import or in AppConfig.ready) and never per request. The engine holds the
+One engine per process, loaded on first use (so after a fork, never at
+import or in AppConfig.ready; gunicorn's post_worker_init makes that first
+use happen before the worker takes a request) and never per request. The engine holds the
 served model version with every movie's cached state from one full-graph
 forward pass, so a request costs one user's embedding and one score per movie.
 

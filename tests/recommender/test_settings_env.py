@@ -85,3 +85,17 @@ def test_env_file_with_a_bad_line_is_refused(tmp_path):
     file.write_text("JUST A SENTENCE\n")
     with pytest.raises(ImproperlyConfigured, match="expected KEY=VALUE"):
         env.load_env_file(file)
+
+
+@pytest.mark.django_db
+def test_sqlite_connections_use_wal_and_put_every_commit_on_disk():
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the SQLite connection settings")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        journal = cursor.fetchone()[0]
+        cursor.execute("PRAGMA synchronous")
+        synchronous = cursor.fetchone()[0]
+    assert (journal, synchronous) == ("wal", 2)  # 2 is FULL

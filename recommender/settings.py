@@ -10,6 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from recommender.broker import filesystem_transport_options
 from recommender.env import (
     env_bool,
     env_choice,
@@ -339,17 +340,7 @@ TRAINING_QUEUED_STALE_SECONDS = env_int("TRAINING_QUEUED_STALE_SECONDS", 1800, m
 # web server and a worker on one machine talk with nothing to install.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = DATA_DIR / "celery-broker"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        # kombu's default is ./control, relative to whatever the cwd is.
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-    }
-    for _folder in ("queue", "processed", "control"):
-        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_transport_options(DATA_DIR / "celery-broker")
 else:
     # Never let a web request hang on an unreachable broker.
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -14,6 +14,7 @@ from gnn.service import get_service, recommendations_for
 from gnn.services import training_request
 from ratings.models import Rating
 from ratings.services import rating_set
+from recommender.broker import filesystem_transport_options
 from tests.retraining.conftest import broker, wait_for
 
 pytestmark = pytest.mark.worker
@@ -106,16 +107,7 @@ def test_killing_the_worker_mid_training_leaves_the_served_model_and_training_re
 def test_the_embedded_filesystem_broker_runs_a_real_task_end_to_end(
     trained_committed, start_worker, settings
 ):
-    folder = settings.DATA_DIR / "celery-broker"
-    options = {
-        "data_folder_in": str(folder / "queue"),
-        "data_folder_out": str(folder / "queue"),
-        "processed_folder": str(folder / "processed"),
-        "control_folder": str(folder / "control"),
-        "store_processed": False,
-    }
-    for name in ("queue", "processed", "control"):
-        (folder / name).mkdir(parents=True, exist_ok=True)
+    options = filesystem_transport_options(settings.DATA_DIR / "celery-broker")
     with broker("filesystem://", options):
         worker = start_worker("filesystem://", TRAINING_MAX_STEPS=40)
         run = training_request(trigger=TrainingRun.Trigger.ADMIN)

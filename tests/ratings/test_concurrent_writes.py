@@ -7,30 +7,40 @@ from ratings.models import Rating
 from ratings.services import rating_set
 
 
-def test_concurrent_writes_leave_one_row_per_pair_with_the_last_value(seeded_committed, member):
-    movies = list(Movie.objects.order_by("pk")[:11])
-    shared, distinct = movies[0], movies[1:]
-    jobs = [(movie, 4) for movie in distinct] + [(shared, value % 5 + 1) for value in range(10)]
+def all_at_once(write, jobs) -> list[Exception]:
+    """Run ``write(*job)`` for every job, each in its own thread, released
+    together; returns what they raised."""
     barrier = threading.Barrier(len(jobs))
-    acknowledged, failures = [], []
+    failures = []
 
-    def write(movie, value):
+    def run(*job):
         try:
             barrier.wait()
-            done = rating_set(user=member, movie=movie, value=value)
-            acknowledged.append((movie.pk, value, done.rating.updated_at))
+            write(*job)
         except Exception as exc:
             failures.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=write, args=job) for job in jobs]
+    threads = [threading.Thread(target=run, args=job) for job in jobs]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return failures
 
-    assert not failures
+
+def test_concurrent_writes_leave_one_row_per_pair_with_the_last_value(seeded_committed, member):
+    movies = list(Movie.objects.order_by("pk")[:11])
+    shared, distinct = movies[0], movies[1:]
+    jobs = [(movie, 4) for movie in distinct] + [(shared, value % 5 + 1) for value in range(10)]
+    acknowledged = []
+
+    def write(movie, value):
+        done = rating_set(user=member, movie=movie, value=value)
+        acknowledged.append((movie.pk, value, done.rating.updated_at))
+
+    assert not all_at_once(write, jobs)
     assert len(acknowledged) == 20
     rows = Rating.objects.filter(user=member)
     assert rows.count() == 11  # one per pair, nothing lost, nothing doubled
@@ -56,25 +66,11 @@ def test_concurrent_writes_by_many_members_to_one_movie_keep_its_counts_exact(
     ]
     # Each member rates twice at once: a create and a change race each other.
     jobs = [(member, value) for member in members for value in (2, 5)]
-    barrier = threading.Barrier(len(jobs))
-    failures = []
 
     def write(member, value):
-        try:
-            barrier.wait()
-            rating_set(user=member, movie=movie, value=value)
-        except Exception as exc:
-            failures.append(exc)
-        finally:
-            connection.close()
+        rating_set(user=member, movie=movie, value=value)
 
-    threads = [threading.Thread(target=write, args=job) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert not failures
+    assert not all_at_once(write, jobs)
     stored = list(
         Rating.objects.filter(movie=movie, user__in=members).values_list("value", flat=True)
     )

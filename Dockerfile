@@ -20,6 +20,7 @@ WORKDIR /app
 # build of several GB); then the project and its other dependencies.
 RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu "torch==2.13.0"
 COPY pyproject.toml README.md ./
+COPY core ./core
 COPY recommender ./recommender
 COPY accounts ./accounts
 COPY catalog ./catalog

@@ -53,7 +53,7 @@ def post_fork(server, worker):
 def post_worker_init(worker):
     from django.db import connections
 
-    from gnn.service import get_service
+    from gnn.edge.serving import get_service
 
     try:
         engine = get_service().engine()

@@ -1,25 +1,22 @@
 from datetime import datetime
 
 from django.contrib.auth import authenticate
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.security import HttpBearer, SessionAuth
 
 from accounts.forms import SignUpForm
 from accounts.models import Gender, Occupation, User
 from accounts.services import api_token_create, api_token_user, user_create
-from recommender.api_common import (
+from core.api import (
     AUTH_ERRORS,
-    MAX_PAGE,
     ApiError,
     Id,
     Message,
-    PageMeta,
     Problems,
     Text,
     form_problems,
-    paginate,
 )
-from recommender.ratelimit import enforce
+from core.ratelimit import LOGIN, SIGNUP, enforce
 
 router = Router(tags=["users"])
 
@@ -83,36 +80,12 @@ class TokenOut(Schema):
     token: str
 
 
-class RatingOut(Schema):
-    id: int
-    movie_id: int
-    movie_title: str
-    value: int
-    created_at: datetime
-    updated_at: datetime
-
-
-class RatingPage(PageMeta):
-    results: list[RatingOut]
-
-
-def rating_out(rating) -> dict:
-    return {
-        "id": rating.pk,
-        "movie_id": rating.movie_id,
-        "movie_title": rating.movie.title,
-        "value": rating.value,
-        "created_at": rating.created_at,
-        "updated_at": rating.updated_at,
-    }
-
-
 @router.post(
     "/users", response={201: CreatedUser, 400: Message, 422: Problems, 429: Message}, auth=None
 )
 def create_user(request, payload: UserIn):
     """Sign up with demographics; the answer carries an API token for the new member."""
-    enforce(request, "signup", "RATE_LIMIT_SIGNUP", "sign-ups from your address", per_user=False)
+    enforce(request, SIGNUP)
     data = payload.dict()
     form = SignUpForm(data={**data, "password1": data["password"], "password2": data["password"]})
     if not form.is_valid():
@@ -135,7 +108,7 @@ def create_user(request, payload: UserIn):
 )
 def create_token(request, payload: Credentials):
     """A new API token for an existing member, from their username and password."""
-    enforce(request, "login", "RATE_LIMIT_LOGIN", "log-in attempts", per_user=False)
+    enforce(request, LOGIN)
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None:
         raise ApiError(401, "Wrong username or password.")
@@ -145,18 +118,3 @@ def create_token(request, payload: Credentials):
 @router.get("/users/{user_id}", response={200: UserOut, **AUTH_ERRORS}, auth=MEMBER)
 def get_user(request, user_id: Id):
     return visible_user(request, user_id)
-
-
-@router.get("/users/{user_id}/ratings", response={200: RatingPage, **AUTH_ERRORS}, auth=MEMBER)
-def user_ratings(
-    request,
-    user_id: Id,
-    page: int = Query(1, ge=1, le=MAX_PAGE),
-    page_size: int = Query(20, ge=1, le=100),
-):
-    """The member's ratings, newest first."""
-    from ratings.selectors import rating_history
-
-    user = visible_user(request, user_id)
-    items, meta = paginate(rating_history(user=user), page, page_size)
-    return {**meta, "results": [rating_out(r) for r in items]}

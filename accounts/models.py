@@ -2,37 +2,11 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 
+from core.movielens import GENDERS, OCCUPATIONS
 
-class Gender(models.TextChoices):
-    MALE = "M", "Male"
-    FEMALE = "F", "Female"
-    OTHER = "O", "Other"
-
-
-class Occupation(models.TextChoices):
-    """The 21 occupations of MovieLens 100K (u.occupation), in its order."""
-
-    ADMINISTRATOR = "administrator", "Administrator"
-    ARTIST = "artist", "Artist"
-    DOCTOR = "doctor", "Doctor"
-    EDUCATOR = "educator", "Educator"
-    ENGINEER = "engineer", "Engineer"
-    ENTERTAINMENT = "entertainment", "Entertainment"
-    EXECUTIVE = "executive", "Executive"
-    HEALTHCARE = "healthcare", "Healthcare"
-    HOMEMAKER = "homemaker", "Homemaker"
-    LAWYER = "lawyer", "Lawyer"
-    LIBRARIAN = "librarian", "Librarian"
-    MARKETING = "marketing", "Marketing"
-    NONE = "none", "None"
-    OTHER = "other", "Other"
-    PROGRAMMER = "programmer", "Programmer"
-    RETIRED = "retired", "Retired"
-    SALESMAN = "salesman", "Sales"
-    SCIENTIST = "scientist", "Scientist"
-    STUDENT = "student", "Student"
-    TECHNICIAN = "technician", "Technician"
-    WRITER = "writer", "Writer"
+# Built from the MovieLens vocabularies so that they are defined once.
+Gender = models.TextChoices("Gender", [(label.upper(), (v, label)) for v, label in GENDERS])
+Occupation = models.TextChoices("Occupation", [(v.upper(), (v, label)) for v, label in OCCUPATIONS])
 
 
 class Source(models.TextChoices):

@@ -3,9 +3,9 @@ from django.urls import path
 
 from accounts import views
 from accounts.forms import LoginForm
-from recommender.ratelimit import limited
+from core.ratelimit import LOGIN, limited
 
-login = limited("login", "RATE_LIMIT_LOGIN", "log-in attempts", per_user=False)(
+login = limited(LOGIN)(
     auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True)
 )
 

@@ -7,14 +7,14 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.forms import DemographicsForm, SignUpForm
 from accounts.services import user_create, user_update_demographics
+from core.ratelimit import SIGNUP, limited
 from ratings.selectors import dismissed_movies, rating_history
-from recommender.ratelimit import limited
 
 HISTORY_PAGE_SIZE = 20
 
 
 @require_http_methods(["GET", "POST"])
-@limited("signup", "RATE_LIMIT_SIGNUP", "sign-ups from your address", per_user=False)
+@limited(SIGNUP)
 def signup(request):
     if request.user.is_authenticated:
         return redirect("home")
@@ -62,6 +62,5 @@ def history(request):
     page = Paginator(rating_history(user=request.user), HISTORY_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    for rating in page:
-        rating.movie.my_rating = rating.value
-    return render(request, "accounts/history.html", {"page": page})
+    my_ratings = {rating.movie_id: rating.value for rating in page}
+    return render(request, "accounts/history.html", {"page": page, "my_ratings": my_ratings})

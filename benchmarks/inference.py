@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from gnn import service  # noqa: E402
+from gnn import selectors  # noqa: E402
+from gnn.edge.serving import get_service  # noqa: E402
 from ratings.models import Rating  # noqa: E402
 
 
@@ -52,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    engine = service.get_service().engine()
+    engine = get_service().engine()
     if engine is None:
         sys.exit("No model is serving: run `python manage.py train_model` first.")
     print(
@@ -62,8 +63,9 @@ def main() -> None:
 
     import torch
 
-    from gnn.graph import build_graph, load_snapshot
-    from gnn.inference import build_cache_from_graph
+    from gnn.edge.snapshot import load_snapshot
+    from gnn.ml.graph import build_graph
+    from gnn.ml.inference import build_cache_from_graph
 
     graph = build_graph(load_snapshot(), engine.preprocessor)
     forward = []
@@ -79,12 +81,12 @@ def main() -> None:
         rated = Rating.objects.filter(user=user).count()
         for label, clear in (("cache cold", True), ("cache warm", False)):
             samples = []
-            service.recommendations_for(user=user, n=10)
+            selectors.recommendations_for(user=user, n=10)
             for _ in range(args.repeat):
                 if clear:
                     cache.clear()
                 t = time.perf_counter()
-                service.recommendations_for(user=user, n=10)
+                selectors.recommendations_for(user=user, n=10)
                 samples.append(time.perf_counter() - t)
             name = f"user with {rated} ratings, {label}"
             print(f"{name:38s} {percentiles(samples)}")

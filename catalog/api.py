@@ -3,7 +3,7 @@ from ninja import Field, Query, Router, Schema
 from catalog.forms import SORTS, CatalogueFilterForm
 from catalog.models import Movie
 from catalog.selectors import movie_search
-from recommender.api_common import (
+from core.api import (
     MAX_PAGE,
     READ_ERRORS,
     ApiError,

@@ -1,28 +1,9 @@
 from django.db import models
 from django.utils import timezone
 
-# The 19 genres of MovieLens 100K (u.genre), in the order of u.item's flags.
-MOVIELENS_GENRES = (
-    "unknown",
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children's",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
-)
+from core.movielens import GENRES
+
+MOVIELENS_GENRES = GENRES  # the catalogue's first genres, in u.item's order
 
 
 class Genre(models.Model):
@@ -53,7 +34,7 @@ class Movie(models.Model):
         "visible", default=True, help_text="Hidden movies are never listed or recommended."
     )
     movielens_id = models.PositiveIntegerField(null=True, blank=True, unique=True, editable=False)
-    # Denormalised from ratings (moved by catalog.services.movie_stats_add in
+    # Denormalised from ratings (moved by ratings.services.movie_stats_add in
     # the same transaction as every rating write) because sorting the
     # catalogue by an aggregate over 100,000 ratings costs ~150 ms a page.
     rating_count = models.PositiveIntegerField(default=0, editable=False)

@@ -1,11 +1,8 @@
 from collections.abc import Iterable
 
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
 from django.utils.text import slugify
 
 from catalog.models import MOVIELENS_GENRES, Genre, Movie
-from ratings.models import Rating
 
 
 def genres_ensure() -> None:
@@ -59,43 +56,3 @@ def movies_import_movielens(*, records: Iterable) -> int:
 def movielens_movie_ids() -> dict[int, int]:
     """MovieLens movie id -> our primary key."""
     return dict(Movie.objects.filter(movielens_id__isnull=False).values_list("movielens_id", "pk"))
-
-
-def movie_stats_add(*, movie_id: int, old: int | None, new: int | None) -> None:
-    """Move a movie's counts by one rating going from ``old`` to ``new`` (None:
-    no rating). Exact because the ratings service serialises the writes to
-    one (member, movie) pair, so ``old`` is the value being replaced; the
-    UPDATE adds in place, so writes to other pairs never overwrite it."""
-    count = (new is not None) - (old is not None)
-    total = (new or 0) - (old or 0)
-    liked = (new is not None and new >= 4) - (old is not None and old >= 4)
-    if count or total or liked:
-        Movie.objects.filter(pk=movie_id).update(
-            rating_count=F("rating_count") + count,
-            rating_sum=F("rating_sum") + total,
-            liked_count=F("liked_count") + liked,
-        )
-
-
-def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
-    """Recompute the denormalised rating counts of some movies (all by default).
-
-    Counting from the ratings themselves, for the import, which writes
-    ratings in bulk.
-    """
-    ratings = Rating.objects.filter(movie=OuterRef("pk")).order_by().values("movie")
-
-    def aggregate(expression):
-        return Coalesce(
-            Subquery(ratings.annotate(x=expression).values("x"), output_field=IntegerField()),
-            Value(0),
-        )
-
-    movies = Movie.objects.all()
-    if movie_ids is not None:
-        movies = movies.filter(pk__in=list(movie_ids))
-    movies.update(
-        rating_count=aggregate(Count("pk")),
-        rating_sum=aggregate(Sum("value")),
-        liked_count=aggregate(Count("pk", filter=Q(value__gte=4))),
-    )

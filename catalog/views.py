@@ -5,8 +5,8 @@ from django.shortcuts import get_object_or_404, render
 from catalog.forms import CatalogueFilterForm
 from catalog.models import Movie
 from catalog.selectors import movie_search
-from gnn.service import movies_similar_to
-from ratings.selectors import attach_my_ratings, ratings_of_movies
+from gnn.selectors import movies_similar_to
+from ratings.selectors import ratings_of_movies
 
 PAGE_SIZE = 20
 
@@ -20,11 +20,11 @@ def movie_list(request):
         filters = form.cleaned_data if form.is_bound else {"sort": "popular"}
         movies = movie_search(**{k: v for k, v in filters.items() if v not in (None, "")})
         page = Paginator(movies, PAGE_SIZE).get_page(request.GET.get("page"))
-        page.object_list = attach_my_ratings(user=request.user, movies=page.object_list)
         status = 200
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode()}
+    my_ratings = ratings_of_movies(user=request.user, movie_ids=[m.pk for m in page])
+    context = {"form": form, "page": page, "query": query.urlencode(), "my_ratings": my_ratings}
     template = "catalog/movie_list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#results"
@@ -33,17 +33,18 @@ def movie_list(request):
 
 def movie_detail(request, movie_id: int):
     movie = get_object_or_404(Movie.objects.visible().prefetch_related("genres"), pk=movie_id)
-    movie.my_rating = ratings_of_movies(user=request.user, movie_ids=[movie.pk]).get(movie.pk)
     distribution = dict(
         movie.ratings.order_by()
         .values_list("value")
         .annotate(n=Count("pk"))
         .values_list("value", "n")
     )
-    similar = attach_my_ratings(user=request.user, movies=movies_similar_to(movie=movie, n=6))
+    similar = movies_similar_to(movie=movie, n=6)
+    shown = [movie.pk, *(m.pk for m in similar)]
     context = {
         "movie": movie,
         "similar": similar,
+        "my_ratings": ratings_of_movies(user=request.user, movie_ids=shown),
         "distribution": [
             (
                 value,

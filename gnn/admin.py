@@ -4,7 +4,7 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from gnn import registry
+from gnn.edge import registry
 from gnn.models import ModelVersion, TrainingRun
 from gnn.reporting import floor_names, metric_rows
 from gnn.services import expire_stale_runs, training_request, version_activate, versions_sync

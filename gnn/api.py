@@ -4,13 +4,13 @@ from ninja import Field, Query, Router, Schema
 
 from accounts.api import MEMBER, visible_user
 from catalog.api import MovieOut, movie_out
-from gnn.service import (
+from core.api import AUTH_ERRORS, READ_ERRORS, ApiError, Id, Message
+from gnn.selectors import (
     RecommendationError,
     recommendations_for,
     refresh_recommendations,
     served_model,
 )
-from recommender.api_common import AUTH_ERRORS, READ_ERRORS, ApiError, Id, Message
 
 router = Router(tags=["recommendations"])
 

@@ -19,10 +19,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from gnn import registry
+from core.observability import current_request_id
+from gnn.edge import registry
+from gnn.edge.state import process_state
 from gnn.models import ModelVersion, TrainingRun
-from ratings.models import Rating
-from recommender.observability import current_request_id
+from ratings.selectors import ratings_written_since
 
 log = logging.getLogger("gnn.training")
 
@@ -32,7 +33,6 @@ Trigger = TrainingRun.Trigger
 # After a failed hand-over, skip the broker for a while so that rating writes
 # do not each wait for its connection timeout.
 _BROKER_BACKOFF_SECONDS = 10.0
-_broker_retry_after = 0.0
 _broker_lock = threading.Lock()
 
 
@@ -43,9 +43,6 @@ class RunAborted(Exception):
 # --- When to train --------------------------------------------------------
 
 
-_snapshot_of: dict[str, datetime | None] = {}
-
-
 def served_snapshot_at() -> datetime | None:
     """The data snapshot time of the version `current` points at, if any.
 
@@ -53,26 +50,21 @@ def served_snapshot_at() -> datetime | None:
     version = registry.current_version(settings.MODELS_DIR)
     if version is None:
         return None
-    if version not in _snapshot_of:
+    memo = process_state.snapshot_of
+    if version not in memo:
         try:
             path = registry.versions_dir(settings.MODELS_DIR) / version
             stamp = registry.read_metadata(path).get("snapshot_at")
         except registry.ModelVersionError:
             return None
-        _snapshot_of[version] = parse_datetime(stamp) if isinstance(stamp, str) else None
-    return _snapshot_of[version]
+        memo[version] = parse_datetime(stamp) if isinstance(stamp, str) else None
+    return memo[version]
 
 
 def ratings_since_snapshot(limit: int | None = None) -> int:
     """Ratings written since the served snapshot, counted up to ``limit`` only:
     after every rating the question is just whether the threshold is reached."""
-    since = served_snapshot_at()
-    ratings = Rating.objects.all()
-    if since is not None:
-        ratings = ratings.filter(updated_at__gt=since)
-    if limit is not None:
-        ratings = ratings.order_by()[:limit]
-    return ratings.count()
+    return ratings_written_since(since=served_snapshot_at(), limit=limit)
 
 
 def retrain_if_due() -> TrainingRun | None:
@@ -108,8 +100,7 @@ def training_request(*, trigger: str) -> TrainingRun | None:
 
 
 def _send(run_id: int) -> bool:
-    global _broker_retry_after
-    if time.monotonic() < _broker_retry_after:
+    if time.monotonic() < process_state.broker_retry_after:
         return False
     from gnn.tasks import train_model
 
@@ -120,7 +111,7 @@ def _send(run_id: int) -> bool:
         )
     except Exception as exc:
         with _broker_lock:
-            _broker_retry_after = time.monotonic() + _BROKER_BACKOFF_SECONDS
+            process_state.broker_retry_after = time.monotonic() + _BROKER_BACKOFF_SECONDS
         log.warning("broker unreachable, training run %s stays pending: %s", run_id, exc)
         return False
     TrainingRun.objects.filter(pk=run_id, sent_at=None).update(sent_at=timezone.now())
@@ -186,7 +177,7 @@ def training_run_execute(*, run_id: int, **train_options) -> TrainingRun | None:
         if not alive:
             raise RunAborted(f"training run {run_id} was marked failed while running")
 
-    from gnn.pipeline import train_from_database  # torch loads here, in the worker
+    from gnn.edge.pipeline import train_from_database  # torch loads here, in the worker
 
     trigger = TrainingRun.objects.values_list("trigger", flat=True).get(pk=run_id)
     try:
@@ -216,6 +207,7 @@ def training_run_execute(*, run_id: int, **train_options) -> TrainingRun | None:
         movies_count=result.counts["movies"],
         progress="done",
     )
+    versions_sync()  # the admin's version list mirrors what was just published
     log.info("training run %s succeeded: version %s", run_id, result.version)
     return TrainingRun.objects.get(pk=run_id)
 

@@ -1,21 +1,47 @@
+from datetime import datetime
 from typing import Annotated
 
 from django.core.cache import cache
 from django.db.models import Avg, Count
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictInt
 
-from accounts.api import MEMBER, RatingOut, rating_out
+from accounts.api import MEMBER, visible_user
 from catalog.models import Movie
+from core.api import AUTH_ERRORS, MAX_PAGE, READ_ERRORS, ApiError, Id, PageMeta, paginate
+from core.ratelimit import RATINGS, enforce
 from ratings import services
 from ratings.models import Rating
+from ratings.selectors import rating_history
 from ratings.services import RatingError
-from recommender.api_common import AUTH_ERRORS, READ_ERRORS, ApiError, Id
-from recommender.ratelimit import enforce
 
 router = Router(tags=["ratings"])
 
 Stars = Annotated[StrictInt, Field(ge=1, le=5, description="1 to 5 stars")]
+
+
+class RatingOut(Schema):
+    id: int
+    movie_id: int
+    movie_title: str
+    value: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RatingPage(PageMeta):
+    results: list[RatingOut]
+
+
+def rating_out(rating) -> dict:
+    return {
+        "id": rating.pk,
+        "movie_id": rating.movie_id,
+        "movie_title": rating.movie.title,
+        "value": rating.value,
+        "created_at": rating.created_at,
+        "updated_at": rating.updated_at,
+    }
 
 
 class RatingIn(Schema):
@@ -93,7 +119,7 @@ def stats(request):
 @router.post("/ratings", response={201: RatingOut, 200: RatingOut, **AUTH_ERRORS}, auth=MEMBER)
 def rate(request, payload: RatingIn):
     """Rate a movie (201), or change your rating of it (200)."""
-    enforce(request, "ratings", "RATE_LIMIT_RATINGS", "rating changes")
+    enforce(request, RATINGS)
     movie = Movie.objects.visible().filter(pk=payload.movie_id).first()
     if movie is None:
         raise ApiError.invalid("movie_id", "There is no such movie.")
@@ -102,7 +128,7 @@ def rate(request, payload: RatingIn):
 
 @router.put("/ratings/{rating_id}", response={200: RatingOut, **AUTH_ERRORS}, auth=MEMBER)
 def change_rating(request, rating_id: Id, payload: RatingChange):
-    enforce(request, "ratings", "RATE_LIMIT_RATINGS", "rating changes")
+    enforce(request, RATINGS)
     rating = own_rating(request, rating_id)
     if not rating.movie.is_visible:
         raise ApiError(404, "Not Found")
@@ -111,7 +137,20 @@ def change_rating(request, rating_id: Id, payload: RatingChange):
 
 @router.delete("/ratings/{rating_id}", response={204: None, **AUTH_ERRORS}, auth=MEMBER)
 def delete_rating(request, rating_id: Id):
-    enforce(request, "ratings", "RATE_LIMIT_RATINGS", "rating changes")
+    enforce(request, RATINGS)
     rating = own_rating(request, rating_id)
     services.rating_remove(user=request.auth, movie=rating.movie)
     return Status(204, None)
+
+
+@router.get("/users/{user_id}/ratings", response={200: RatingPage, **AUTH_ERRORS}, auth=MEMBER)
+def user_ratings(
+    request,
+    user_id: Id,
+    page: int = Query(1, ge=1, le=MAX_PAGE),
+    page_size: int = Query(20, ge=1, le=100),
+):
+    """The member's ratings, newest first."""
+    user = visible_user(request, user_id)
+    items, meta = paginate(rating_history(user=user), page, page_size)
+    return {**meta, "results": [rating_out(r) for r in items]}

@@ -1,3 +1,6 @@
+from datetime import datetime
+
+import numpy as np
 from django.db.models import QuerySet
 
 from ratings.models import Dismissal, Rating
@@ -27,10 +30,28 @@ def dismissed_movies(*, user) -> QuerySet[Dismissal]:
     return Dismissal.objects.filter(user=user).select_related("movie").order_by("-created_at")
 
 
-def attach_my_ratings(*, user, movies) -> list:
-    """Set ``movie.my_rating`` on each movie for the star widget; returns the list."""
-    movies = list(movies)
-    mine = ratings_of_movies(user=user, movie_ids=[m.pk for m in movies])
-    for movie in movies:
-        movie.my_rating = mine.get(movie.pk)
-    return movies
+def ratings_of_user(*, user) -> list[tuple[int, int]]:
+    """(movie pk, value) of every rating of the member."""
+    return list(Rating.objects.filter(user=user).values_list("movie_id", "value"))
+
+
+def dismissed_movie_ids(*, user) -> set[int]:
+    return set(Dismissal.objects.filter(user=user).values_list("movie_id", flat=True))
+
+
+def ratings_written_since(*, since: datetime | None, limit: int | None = None) -> int:
+    """Ratings created or changed after ``since`` (all when None), counted up
+    to ``limit`` only, so the question "is the threshold reached" stays cheap."""
+    ratings = Rating.objects.all()
+    if since is not None:
+        ratings = ratings.filter(updated_at__gt=since)
+    if limit is not None:
+        ratings = ratings.order_by()[:limit]
+    return ratings.count()
+
+
+def rating_rows_in_time_order() -> np.ndarray:
+    """Every rating as (user pk, movie pk, value) rows, oldest first (ties by pk):
+    the model's snapshot reads them in one query."""
+    rows = Rating.objects.order_by("created_at", "pk").values_list("user_id", "movie_id", "value")
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)

@@ -1,20 +1,22 @@
 """Writes to ratings and dismissals. Every change goes through here."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 from django.db import connection, transaction
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.services import user_taste_changed
 from catalog.models import Movie
-from catalog.services import movie_stats_add
+from core import metrics
+from core.errors import FieldError
 from ratings.models import Dismissal, Rating
-from recommender import metrics
-from recommender.errors import FieldError
+from ratings.signals import rating_committed
 
 
 class RatingError(FieldError):
@@ -40,21 +42,14 @@ def parse_value(raw) -> int:
     return value
 
 
-def visible_movie(movie_id) -> Movie:
-    try:
-        return Movie.objects.visible().get(pk=int(movie_id))
-    except (Movie.DoesNotExist, TypeError, ValueError):
-        raise RatingError("movie", "There is no such movie.") from None
-
-
-def _count_toward_retraining() -> None:
-    # Imported here: gnn depends on ratings, not the other way round at import.
-    from gnn.services import retrain_if_due
-
-    try:
-        retrain_if_due()
-    except Exception:
-        logging.getLogger("gnn.training").exception("could not check whether to retrain")
+def _announce_commit() -> None:
+    # Receivers (gnn counts toward retraining) must never fail the write,
+    # which is already committed.
+    for receiver, result in rating_committed.send_robust(sender=Rating):
+        if isinstance(result, Exception):
+            logging.getLogger("ratings").error(
+                "%s failed after a rating write", receiver, exc_info=result
+            )
 
 
 def _lock_pair(*, user_id: int, movie_id: int) -> None:
@@ -105,7 +100,7 @@ def rating_set(*, user, movie: Movie, value) -> RatingWrite:
         # Last: it locks the movie's row until the commit (see _lock_pair).
         movie_stats_add(movie_id=movie.pk, old=old, new=value)
         transaction.on_commit(lambda: metrics.rating_written("updated" if existed else "created"))
-        transaction.on_commit(_count_toward_retraining)
+        transaction.on_commit(_announce_commit)
     if rating.pk is None:  # backends that return no id for an upsert
         rating = Rating.objects.get(user=user, movie=movie)
     return RatingWrite(rating=rating, created=not existed)
@@ -179,3 +174,46 @@ def ratings_import_movielens(
         if progress:
             progress(created)
     return created
+
+
+# --- The movies' rating statistics -------------------------------------------
+
+
+def movie_stats_add(*, movie_id: int, old: int | None, new: int | None) -> None:
+    """Move a movie's counts by one rating going from ``old`` to ``new`` (None:
+    no rating). Exact because the ratings service serialises the writes to
+    one (member, movie) pair, so ``old`` is the value being replaced; the
+    UPDATE adds in place, so writes to other pairs never overwrite it."""
+    count = (new is not None) - (old is not None)
+    total = (new or 0) - (old or 0)
+    liked = (new is not None and new >= 4) - (old is not None and old >= 4)
+    if count or total or liked:
+        Movie.objects.filter(pk=movie_id).update(
+            rating_count=F("rating_count") + count,
+            rating_sum=F("rating_sum") + total,
+            liked_count=F("liked_count") + liked,
+        )
+
+
+def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
+    """Recompute the denormalised rating counts of some movies (all by default).
+
+    Counting from the ratings themselves, for the import, which writes
+    ratings in bulk.
+    """
+    ratings = Rating.objects.filter(movie=OuterRef("pk")).order_by().values("movie")
+
+    def aggregate(expression):
+        return Coalesce(
+            Subquery(ratings.annotate(x=expression).values("x"), output_field=IntegerField()),
+            Value(0),
+        )
+
+    movies = Movie.objects.all()
+    if movie_ids is not None:
+        movies = movies.filter(pk__in=list(movie_ids))
+    movies.update(
+        rating_count=aggregate(Count("pk")),
+        rating_sum=aggregate(Sum("value")),
+        liked_count=aggregate(Count("pk", filter=Q(value__gte=4))),
+    )

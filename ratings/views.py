@@ -15,10 +15,10 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from catalog.models import Movie
+from core.ratelimit import RATINGS, limited
 from ratings import services
 from ratings.models import Rating
 from ratings.services import RatingError
-from recommender.ratelimit import limited
 
 TASTE_CHANGED = "tasteChanged"
 
@@ -45,9 +45,9 @@ def _get_rating_for_user(user, rating_id: int) -> Rating:
 
 
 def _widget(request, movie: Movie, *, value, error: str = "", saved: str = "", status=200):
-    movie.my_rating = value
     context = {
         "movie": movie,
+        "my_ratings": {movie.pk: value} if value else {},
         "error": error,
         "saved": saved,
         "next_url": _next_url(request, reverse("catalog:detail", args=[movie.pk])),
@@ -60,7 +60,7 @@ def _widget(request, movie: Movie, *, value, error: str = "", saved: str = "", s
 
 
 @require_POST
-@limited("ratings", "RATE_LIMIT_RATINGS", "rating changes")
+@limited(RATINGS)
 def rate(request, movie_id: int):
     """Set (``value`` 1-5) or remove (``clear``) the member's rating of a movie."""
     if not request.user.is_authenticated:
@@ -92,7 +92,7 @@ def rate(request, movie_id: int):
 
 @login_required
 @require_POST
-@limited("ratings", "RATE_LIMIT_RATINGS", "rating changes")
+@limited(RATINGS)
 def rating_delete(request, rating_id: int):
     """Remove one of the member's ratings by id (the history page's button)."""
     rating = _get_rating_for_user(request.user, rating_id)
@@ -105,7 +105,7 @@ def rating_delete(request, rating_id: int):
 
 
 @require_POST
-@limited("ratings", "RATE_LIMIT_RATINGS", "rating changes")
+@limited(RATINGS)
 def dismiss(request, movie_id: int):
     """Not interested: never recommend this movie to the member again (undo on profile)."""
     if not request.user.is_authenticated:
@@ -121,7 +121,7 @@ def dismiss(request, movie_id: int):
 
 @login_required
 @require_POST
-@limited("ratings", "RATE_LIMIT_RATINGS", "rating changes")
+@limited(RATINGS)
 def undismiss(request, movie_id: int):
     movie = get_object_or_404(Movie, pk=movie_id)
     if not services.dismissal_remove(user=request.user, movie=movie):

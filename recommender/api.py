@@ -13,10 +13,10 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.api import router as users_router
 from catalog.api import router as movies_router
+from core.api import ApiError
+from core.ratelimit import RateLimited
 from gnn.api import router as recommendations_router
 from ratings.api import router as ratings_router
-from recommender.api_common import ApiError
-from recommender.ratelimit import RateLimited
 
 api = NinjaAPI(
     title="Reel API",
@@ -126,7 +126,7 @@ def health(request):
         database = Check(ok=False, detail=f"unreachable: {exc}"[:200])
     version = None
     if database.ok:
-        from gnn.service import served_model
+        from gnn.selectors import served_model
 
         served = served_model()
         version = served.version if served else None

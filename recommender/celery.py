@@ -30,7 +30,7 @@ _context_tokens: dict[str, object] = {}
 @task_prerun.connect
 def _adopt_request_id(task_id=None, task=None, **_kwargs):
     """Log lines of a task carry the id of the request that enqueued it."""
-    from recommender.observability import request_id_var
+    from core.observability import request_id_var
 
     request_id = task.request.get("request_id") if task is not None else None
     _context_tokens[task_id] = request_id_var.set(request_id or f"task-{task_id}")
@@ -38,7 +38,7 @@ def _adopt_request_id(task_id=None, task=None, **_kwargs):
 
 @task_postrun.connect
 def _forget_request_id(task_id=None, **_kwargs):
-    from recommender.observability import request_id_var
+    from core.observability import request_id_var
 
     token = _context_tokens.pop(task_id, None)
     if token is not None:

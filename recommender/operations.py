@@ -8,11 +8,11 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from core import metrics
+from core.charts import bar_chart, line_chart
 from gnn.models import TrainingRun
-from gnn.service import served_model
+from gnn.selectors import served_model
 from ratings.models import Rating
-from recommender import metrics
-from recommender.charts import bar_chart, line_chart
 
 DAYS = 30
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from recommender.broker import filesystem_transport_options
-from recommender.env import (
+from core.broker import filesystem_transport_options
+from core.env import (
     env_bool,
     env_choice,
     env_float,
@@ -65,10 +65,12 @@ INSTALLED_APPS = [
     "catalog",
     "ratings",
     "gnn",
+    # The composition root: cross-app pages, and the commands that span apps.
+    "recommender",
 ]
 
 MIDDLEWARE = [
-    "recommender.observability.RequestContextMiddleware",
+    "core.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -120,7 +122,7 @@ def _database_from_url(url: str) -> dict:
     engine = config["ENGINE"]
     if engine == "django.db.backends.sqlite3":
         # Django's SQLite backend, with write transactions queued (see there).
-        config["ENGINE"] = "recommender.db.sqlite3"
+        config["ENGINE"] = "core.db.sqlite3"
         # IMMEDIATE takes the write lock when a transaction starts, so two
         # writers queue on the busy timeout instead of failing with
         # "database is locked" when one upgrades a read lock. WAL lets readers
@@ -222,7 +224,7 @@ LOG_FORMAT = env_choice("LOG_FORMAT", "json", {"json", "plain"})
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "recommender.observability.ContextFilter"}},
+    "filters": {"context": {"()": "core.observability.ContextFilter"}},
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",

@@ -1,6 +1,6 @@
 """Pages that bring the apps together: the home page, the recommendations
 panel and the model page. They call services and selectors only; the model
-itself stays behind gnn.service."""
+itself stays behind gnn.selectors."""
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
@@ -12,17 +12,17 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
 from catalog.selectors import popular_movies
+from core import metrics
+from core.ratelimit import client_ip
 from gnn.models import TrainingRun
 from gnn.reporting import floor_names, metric_rows
-from gnn.service import (
+from gnn.selectors import (
     recommendations_for,
     refresh_recommendations,
     served_key,
     served_model,
 )
-from ratings.selectors import attach_my_ratings
-from recommender import metrics, operations
-from recommender.ratelimit import client_ip
+from recommender import collectors, operations
 
 PANEL_SIZES = (10, 20)
 
@@ -37,23 +37,26 @@ def _panel_context(request) -> dict:
     if request.GET.get("refresh"):
         refresh_recommendations(user=request.user)
     recommendations = recommendations_for(user=request.user, n=n)
-    for item in recommendations.items:
-        item.movie.my_rating = None  # rated movies are never recommended
-    return {"recommendations": recommendations, "n": n, "panel_sizes": PANEL_SIZES}
+    return {
+        "recommendations": recommendations,
+        "n": n,
+        "panel_sizes": PANEL_SIZES,
+        "my_ratings": {},  # rated movies are never recommended
+    }
 
 
 @require_GET
 def home(request):
     if not request.user.is_authenticated:
-        movies = attach_my_ratings(user=request.user, movies=popular_movies(limit=12))
-        return render(request, "home/visitor.html", {"movies": movies})
+        # Visitors see "log in to rate" instead of stars: no ratings to read.
+        return render(request, "home/visitor.html", {"movies": popular_movies(limit=12)})
     context = _panel_context(request)
     shown = {item.movie.pk for item in context["recommendations"].items}
     rated = request.user.ratings.values("movie_id")
-    to_rate = [m for m in popular_movies(exclude_ids=rated, limit=14) if m.pk not in shown][:6]
-    for movie in to_rate:
-        movie.my_rating = None  # unrated by construction
-    context["to_rate"] = to_rate
+    # Unrated by construction: the panel's empty my_ratings serves them too.
+    context["to_rate"] = [
+        m for m in popular_movies(exclude_ids=rated, limit=14) if m.pk not in shown
+    ][:6]
     return render(request, "home/member.html", context)
 
 
@@ -111,7 +114,7 @@ def metrics_view(request):
             status=403,
             content_type="text/plain",
         )
-    body, content_type = metrics.exposition()
+    body, content_type = metrics.exposition(collectors.DatabaseCollector())
     return HttpResponse(body, content_type=content_type)
 
 

@@ -5,7 +5,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
-from gnn.service import reset_service
+from gnn.edge.state import process_state
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SYNTHETIC = FIXTURES / "ml-synthetic"
@@ -25,10 +25,10 @@ def _isolated_dirs(settings, tmp_path):
     test sees another's served model or cached recommendations."""
     settings.DATA_DIR = tmp_path / "data"
     settings.MODELS_DIR = tmp_path / "models"
-    reset_service()
+    process_state.reset()
     cache.clear()
     yield
-    reset_service()
+    process_state.reset()
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def seeded_committed(transactional_db):
 
 def train_quickly(**options) -> str:
     """Train and publish a small model on whatever the database holds."""
-    from gnn import registry
+    from gnn.edge import registry
 
     call_command("train_model", epochs=30, verbosity=0, **options)
     from django.conf import settings

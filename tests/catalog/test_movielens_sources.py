@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
-from catalog import movielens
 from catalog.models import Movie
+from core import movielens
 from ratings.models import Rating
 from tests.catalog.test_seed_movielens import zip_of
 

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from gnn import evaluation as ev
+from gnn.ml import evaluation as ev
 
 
 def test_rmse_clips_predictions_to_the_rating_scale():

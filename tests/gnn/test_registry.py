@@ -4,8 +4,8 @@ import os
 import pytest
 import torch
 
-from gnn import registry
-from gnn.registry import ModelVersionError
+from gnn.edge import registry
+from gnn.edge.registry import ModelVersionError
 
 
 def state(value: float = 1.0):
@@ -60,7 +60,7 @@ def _fail_on_call(original, failing_call):
         ("torch.save", 1),  # writing the weights
         ("pathlib.Path.write_text", 1),  # writing preprocessor.json
         ("pathlib.Path.write_text", 2),  # writing metadata.json
-        ("gnn.registry._fsync_file", 3),  # flushing
+        ("gnn.edge.registry._fsync_file", 3),  # flushing
         ("os.replace", 1),  # renaming the staged version into place
         ("os.symlink", 1),  # making the temporary link
         ("os.replace", 2),  # moving `current`
@@ -74,7 +74,7 @@ def test_interrupted_publish_leaves_current_on_a_loadable_version(
     owner = {
         "torch": torch,
         "pathlib.Path": __import__("pathlib").Path,
-        "gnn.registry": registry,
+        "gnn.edge.registry": registry,
         "os": os,
     }[module]
     monkeypatch.setattr(owner, name, _fail_on_call(getattr(owner, name), failing_call))

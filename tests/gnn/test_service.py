@@ -6,10 +6,10 @@ import pytest
 from django.conf import settings
 
 from catalog.models import Genre, Movie
-from gnn import registry
-from gnn.service import (
+from gnn.edge import registry
+from gnn.edge.serving import get_service
+from gnn.selectors import (
     RecommendationError,
-    get_service,
     movies_similar_to,
     recommendations_for,
     refresh_recommendations,

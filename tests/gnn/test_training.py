@@ -7,14 +7,14 @@ import torch
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from gnn import registry
-from gnn.data import Users
-from gnn.engine import build_engine
-from gnn.features import Preprocessor
-from gnn.graph import load_snapshot
-from gnn.model import Config
+from gnn.edge import registry
+from gnn.edge.engine import build_engine
+from gnn.edge.snapshot import load_snapshot
+from gnn.ml.data import Users
+from gnn.ml.features import Preprocessor
+from gnn.ml.network import Config
+from gnn.ml.training import train
 from gnn.models import ModelVersion, TrainingRun
-from gnn.training import train
 from ratings.models import Rating
 from tests.conftest import train_quickly
 

@@ -23,7 +23,7 @@ class JsonLines(logging.Handler):
                 formatter_config["format"], rename_fields=formatter_config["rename_fields"]
             )
         )
-        from recommender.observability import ContextFilter
+        from core.observability import ContextFilter
 
         self.addFilter(ContextFilter())
         self.lines = []
@@ -122,7 +122,7 @@ def test_operations_page_is_staff_only_and_shows_the_figures(client, staff, memb
     assert page.status_code == 200
     assert trained in page.text
     assert "Ratings per day" in page.text and "<svg" in page.text
-    from recommender import metrics
+    from core import metrics
 
     views = metrics.latency_quantiles("recommender_request_seconds", "view")
     busiest = max(views, key=lambda view: views[view]["count"])

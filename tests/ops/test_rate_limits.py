@@ -8,7 +8,7 @@ from ratings.models import Rating
 @pytest.fixture
 def frozen_clock(monkeypatch):
     now = {"t": 1_000_000.0}
-    monkeypatch.setattr("recommender.ratelimit.time.time", lambda: now["t"])
+    monkeypatch.setattr("core.ratelimit.time.time", lambda: now["t"])
     return now
 
 

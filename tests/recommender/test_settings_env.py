@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from recommender import env
+from core import env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +58,7 @@ def test_settings_default_to_sqlite_with_wal_and_immediate_transactions(tmp_path
         capture_output=True,
         text=True,
     )
-    assert result.stdout.split() == ["recommender.db.sqlite3", "IMMEDIATE", "True"]
+    assert result.stdout.split() == ["core.db.sqlite3", "IMMEDIATE", "True"]
 
 
 def test_int_reader_names_the_variable_and_the_problem(monkeypatch):

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 from kombu import pools as kombu_pools
 
-from gnn import services
+from gnn.edge.state import process_state
 from recommender.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,13 +55,13 @@ def broker(url: str, transport_options: dict | None = None):
         "max_retries": 0,
     }
     _reset_pools()
-    services._broker_retry_after = 0.0
+    process_state.broker_retry_after = 0.0
     try:
         yield
     finally:
         celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
         _reset_pools()
-        services._broker_retry_after = 0.0
+        process_state.broker_retry_after = 0.0
 
 
 @pytest.fixture

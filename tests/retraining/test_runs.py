@@ -29,7 +29,7 @@ def test_the_database_allows_only_one_active_run(db):
 
 def test_a_run_is_claimed_once(trained, monkeypatch):
     run = TrainingRun.objects.create(trigger="admin")
-    monkeypatch.setattr("gnn.pipeline.train_from_database", _fake_training)
+    monkeypatch.setattr("gnn.edge.pipeline.train_from_database", _fake_training)
     first = services.training_run_execute(run_id=run.pk)
     second = services.training_run_execute(run_id=run.pk)
     assert first is not None and first.pk == run.pk
@@ -41,7 +41,7 @@ def _fake_training(**_):
 
 
 def test_a_failing_run_is_marked_failed_and_frees_the_slot(trained, monkeypatch):
-    monkeypatch.setattr("gnn.pipeline.train_from_database", _fake_training)
+    monkeypatch.setattr("gnn.edge.pipeline.train_from_database", _fake_training)
     run = TrainingRun.objects.create(trigger="admin")
     services.training_run_execute(run_id=run.pk)
     run.refresh_from_db()

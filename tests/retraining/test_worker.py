@@ -8,13 +8,14 @@ from django.db import connection
 from django.urls import reverse
 
 from catalog.models import Movie
-from gnn import registry
+from core.broker import filesystem_transport_options
+from gnn.edge import registry
+from gnn.edge.serving import get_service
 from gnn.models import TrainingRun
-from gnn.service import get_service, recommendations_for
+from gnn.selectors import recommendations_for
 from gnn.services import training_request
 from ratings.models import Rating
 from ratings.services import rating_set
-from recommender.broker import filesystem_transport_options
 from tests.retraining.conftest import broker, wait_for
 
 pytestmark = pytest.mark.worker

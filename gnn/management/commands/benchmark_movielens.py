@@ -5,8 +5,8 @@ import torch
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from gnn import benchmark
-from gnn.model import Config
+from gnn.ml import benchmark
+from gnn.ml.network import Config
 from gnn.reporting import metric_table_text
 
 

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from gnn import registry
+from gnn.edge import registry
 from gnn.services import version_activate
 
 

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from gnn import registry
+from gnn.edge import registry
 
 
 def _figure(metrics: dict, protocol: str, metric: str) -> str:

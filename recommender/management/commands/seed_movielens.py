@@ -7,10 +7,10 @@ from django.db import transaction
 from tqdm import tqdm
 
 from accounts.services import movielens_user_ids, users_import_movielens
-from catalog import movielens
-from catalog.movielens import MovieLensError
-from catalog.services import movie_stats_refresh, movielens_movie_ids, movies_import_movielens
-from ratings.services import ratings_import_movielens
+from catalog.services import movielens_movie_ids, movies_import_movielens
+from core import movielens
+from core.movielens import MovieLensError
+from ratings.services import movie_stats_refresh, ratings_import_movielens
 
 NAMED_SOURCES = ("grouplens", "widedeep")
 

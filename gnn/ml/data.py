@@ -1,7 +1,7 @@
 """The data a model is trained on or served from, as plain arrays.
 
-Built from the database (gnn.graph.load_snapshot) or from GroupLens files
-(gnn.benchmark); everything below works on these and never on the ORM.
+Built from the database (gnn.edge.snapshot.load_snapshot) or from GroupLens files
+(gnn.ml.benchmark); everything below works on these and never on the ORM.
 Users and movies are addressed by row; ``ids`` maps rows to outside ids
 (database primary keys, or MovieLens ids in the benchmark).
 """

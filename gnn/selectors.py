@@ -1,39 +1,28 @@
-"""The recommendation service: what views, the API and tasks call.
+"""Recommendations: what views, the API and tasks read.
 
-One engine per process, loaded on first use (so after a fork, never at
-import or in AppConfig.ready; gunicorn's post_worker_init makes that first
-use happen before the worker takes a request) and never per request. The engine holds the
-served model version with every movie's cached state from one full-graph
-forward pass, so a request costs one user's embedding and one score per movie.
-
-A cheap check, at most every ``MODEL_CHECK_INTERVAL`` seconds, notices when
-`models/current` points at another version, or when curators changed the
-catalogue; a background thread then builds the new engine completely and
-swaps the reference under a lock. Requests in flight keep the engine they
-started with; a version that fails to load is logged and the old engine stays.
-With no version at all, recommendations fall back to popularity, labelled so.
+The process's engine (gnn.edge.serving) holds the served model version with
+every movie's cached state from one full-graph forward pass, so a request
+costs one user's embedding and one score per movie. With no version at all,
+recommendations fall back to popularity, labelled so.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.core.cache import cache
 
 from catalog.models import Movie
-from gnn import registry
-from ratings.models import Dismissal, Rating
-from recommender import metrics
-from recommender.errors import FieldError
+from core import metrics
+from core.errors import FieldError
+from gnn.edge.serving import get_service
+from ratings.selectors import dismissed_movie_ids, ratings_of_user
 
 if TYPE_CHECKING:
-    from gnn.engine import Engine
+    from gnn.edge.engine import Engine
 
 log = logging.getLogger("gnn.inference")
 
@@ -104,10 +93,8 @@ def _recommendations(user, n: int, exclude_rated: bool) -> Recommendations:
         if movie is None:  # hidden since the list was computed
             continue
         because = movies.get(because_id) if because_id else None
-        # Copies: callers may annotate them (my_rating); the engine's are shared.
-        items.append(
-            Recommendation(copy.copy(movie), score, predicted, because and copy.copy(because))
-        )
+        # The engine's Movie objects are shared by every request: read-only.
+        items.append(Recommendation(movie, score, predicted, because))
         if len(items) == n:
             break
     return Recommendations(
@@ -182,8 +169,8 @@ def _movies_by_id(ids) -> dict[int, Movie]:
 
 
 def _compute(user, engine: Engine | None, exclude_rated: bool) -> dict:
-    rated = list(Rating.objects.filter(user=user).values_list("movie_id", "value"))
-    excluded = set(Dismissal.objects.filter(user=user).values_list("movie_id", flat=True))
+    rated = ratings_of_user(user=user)
+    excluded = dismissed_movie_ids(user=user)
     if exclude_rated:
         excluded.update(movie_id for movie_id, _ in rated)
     if engine is None:
@@ -203,114 +190,3 @@ def _popular_rows(excluded: set[int]) -> list[tuple]:
         (pk, float(liked), (total / count) if count else None, None)
         for pk, liked, total, count in popular
     ]
-
-
-class RecommendationService:
-    """Holds the engine of one process and swaps it when the model changes."""
-
-    # A version that failed to load is tried again after this long (the
-    # failure may have been the database, not the files).
-    RETRY_FAILED_SECONDS = 60.0
-
-    def __init__(self, models_dir, check_interval: float):
-        self.models_dir = models_dir
-        self.check_interval = check_interval
-        self._engine: Engine | None = None
-        self._loaded = False
-        self._lock = threading.Lock()
-        self._next_check = 0.0
-        self._loader: threading.Thread | None = None
-        self._failed: tuple[str, float] | None = None
-
-    def engine(self) -> Engine | None:
-        if not self._loaded:
-            with self._lock:
-                if not self._loaded:
-                    # First use in this process: load synchronously, once.
-                    version = registry.current_version(self.models_dir)
-                    self._engine = self._build(version) if version else None
-                    self._loaded = True
-                    self._next_check = time.monotonic() + self.check_interval
-        elif time.monotonic() >= self._next_check:
-            self._maybe_reload()
-        return self._engine
-
-    def _maybe_reload(self) -> None:
-        with self._lock:
-            busy = self._loader is not None and self._loader.is_alive()
-            if busy or time.monotonic() < self._next_check:
-                return
-            self._next_check = time.monotonic() + self.check_interval
-        wanted = registry.current_version(self.models_dir)
-        engine = self._engine
-        if wanted is None:
-            return  # `current` removed by hand: keep serving what we have
-        if engine is not None and wanted == engine.version:
-            from gnn.engine import catalogue_stamp
-
-            if catalogue_stamp() == engine.catalogue_stamp:
-                return
-            log.info("catalogue changed; rebuilding the movie states of %s", wanted)
-        elif (
-            self._failed
-            and self._failed[0] == wanted
-            and time.monotonic() < self._failed[1] + self.RETRY_FAILED_SECONDS
-        ):
-            return
-        with self._lock:
-            if self._loader is not None and self._loader.is_alive():
-                return
-            self._loader = threading.Thread(
-                target=self._reload, args=(wanted,), name="gnn-model-loader", daemon=True
-            )
-            self._loader.start()
-
-    def _reload(self, version: str) -> None:
-        from django.db import connection
-
-        try:
-            engine = self._build(version)
-        finally:
-            connection.close()  # the loader thread's own connection
-        if engine is not None:
-            with self._lock:
-                self._engine = engine  # requests in flight keep the old one
-            log.info("now serving model version %s", version)
-
-    def _build(self, version: str) -> Engine | None:
-        from gnn.engine import build_engine  # torch is imported on first use only
-
-        try:
-            engine = build_engine(self.models_dir, version)
-        except Exception:
-            self._failed = (version, time.monotonic())
-            log.exception("model version %s failed to load; keeping the one in service", version)
-            return None
-        self._failed = None
-        return engine
-
-    def wait_for_reload(self, timeout: float = 60.0) -> None:
-        """Block until a reload in progress has finished (tests, commands)."""
-        loader = self._loader
-        if loader is not None:
-            loader.join(timeout)
-
-
-_service: RecommendationService | None = None
-_service_lock = threading.Lock()
-
-
-def get_service() -> RecommendationService:
-    global _service
-    if _service is None:
-        with _service_lock:
-            if _service is None:
-                _service = RecommendationService(settings.MODELS_DIR, settings.MODEL_CHECK_INTERVAL)
-    return _service
-
-
-def reset_service() -> None:
-    """Forget this process's engine (tests; settings changes)."""
-    global _service
-    with _service_lock:
-        _service = None

@@ -1,8 +1,8 @@
 """One served model version with everything a request needs, built once.
 
-Built by gnn.service on first use and on a swap: load the version, build the
+Built by gnn.selectors on first use and on a swap: load the version, build the
 graph of the current database, run one full-graph forward pass and keep the
-movie states (gnn.inference.MovieCache). A request then embeds one user from
+movie states (gnn.ml.inference.MovieCache). A request then embeds one user from
 their features and rated movies and scores every visible movie.
 """
 
@@ -18,18 +18,19 @@ from django.conf import settings
 from django.db.models import Count, Max, Q
 
 from catalog.models import Movie
-from gnn import registry
-from gnn.features import Preprocessor
-from gnn.graph import build_graph, load_snapshot, user_table
-from gnn.inference import (
+from gnn.edge import registry
+from gnn.edge.snapshot import load_snapshot, user_table
+from gnn.ml.features import Preprocessor
+from gnn.ml.graph import build_graph
+from gnn.ml.inference import (
     MovieCache,
     build_cache_from_graph,
     embed_one_user,
     predicted_ratings,
     rank_scores,
 )
-from gnn.model import Recommender
-from gnn.training import load_model
+from gnn.ml.network import Recommender
+from gnn.ml.training import load_model
 
 log = logging.getLogger("gnn.inference")
 

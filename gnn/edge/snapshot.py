@@ -1,22 +1,20 @@
 """The Django edge of the model: a consistent snapshot of the database as arrays,
 and the bipartite graph built from it.
 
-Only this module and gnn.engine / gnn.pipeline touch the ORM.
+Only this module and gnn.edge.engine / gnn.edge.pipeline touch the ORM.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 from django.db import connection, transaction
 from django.utils import timezone
-from torch_geometric.data import HeteroData
 
 from accounts.models import User
 from catalog.models import Movie
-from gnn.data import Dataset, Movies, Ratings, Users
-from gnn.features import GENRE_COUNT, Preprocessor
-from ratings.models import Rating
+from gnn.ml.data import Dataset, Movies, Ratings, Users
+from gnn.ml.features import GENRE_COUNT
+from ratings.selectors import rating_rows_in_time_order
 
 
 def load_movies(*, visible_only: bool = True) -> Movies:
@@ -66,10 +64,7 @@ def load_snapshot() -> Dataset:
         movie_row[movies.ids] = np.arange(len(movies))
         # Ordered by time: the position of a rating is its moment, which is all
         # the training curriculum needs (a user's earliest ratings first).
-        raw = np.array(
-            Rating.objects.order_by("created_at", "pk").values_list("user_id", "movie_id", "value"),
-            dtype=np.int64,
-        ).reshape(-1, 3)
+        raw = rating_rows_in_time_order()
         user_ids = np.unique(raw[:, 0])
         users = user_table(
             User.objects.filter(pk__in=user_ids.tolist())
@@ -88,22 +83,3 @@ def load_snapshot() -> Dataset:
         time=np.arange(len(raw), dtype=np.int64),
     )
     return Dataset(users, movies, ratings, {"snapshot_at": taken_at.isoformat()})
-
-
-def build_graph(dataset: Dataset, preprocessor: Preprocessor) -> HeteroData:
-    """The bipartite graph: one edge per rating in both directions, the rating
-    (1..5) as edge attribute, features on both node types."""
-    graph = HeteroData()
-    graph["user"].x = preprocessor.user_features(dataset.users)
-    graph["user"].ids = torch.as_tensor(dataset.users.ids)
-    graph["movie"].x = preprocessor.movie_features(dataset.movies)
-    graph["movie"].ids = torch.as_tensor(dataset.movies.ids)
-    graph["movie"].rows = torch.as_tensor(preprocessor.movie_rows(dataset.movies.ids))
-    users = torch.as_tensor(dataset.ratings.user)
-    movies = torch.as_tensor(dataset.ratings.movie)
-    values = torch.as_tensor(dataset.ratings.value)
-    graph["user", "rates", "movie"].edge_index = torch.stack([users, movies])
-    graph["user", "rates", "movie"].edge_attr = values
-    graph["movie", "rated_by", "user"].edge_index = torch.stack([movies, users])
-    graph["movie", "rated_by", "user"].edge_attr = values
-    return graph

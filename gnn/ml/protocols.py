@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gnn import evaluation
-from gnn.data import Ratings, Users
-from gnn.inference import embed_users, predicted_ratings, rank_scores
-from gnn.training import TrainedModel, warm_metrics
+from gnn.ml import evaluation
+from gnn.ml.data import Ratings, Users
+from gnn.ml.inference import embed_users, predicted_ratings, rank_scores
+from gnn.ml.training import TrainedModel, warm_metrics
 
 
 def _ranking(scores: np.ndarray, exclude, relevant) -> dict:

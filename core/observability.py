@@ -20,7 +20,7 @@ import uuid
 
 from django.utils.log import log_response
 
-from recommender import metrics
+from core import metrics
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None

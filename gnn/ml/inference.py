@@ -1,7 +1,7 @@
 """Serving maths: cache movie states once, then embed users cheaply.
 
-Pure torch. The web service (gnn.engine) and the evaluation of new users
-(gnn.protocols) both go through these functions, so what is measured is
+Pure torch. The web service (gnn.edge.engine) and the evaluation of new users
+(gnn.ml.protocols) both go through these functions, so what is measured is
 exactly what is served.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gnn.model import BASE_USER_SHRINK, N_RATINGS, Recommender, typed_adjacency
+from gnn.ml.network import BASE_USER_SHRINK, N_RATINGS, Recommender, typed_adjacency
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def build_cache(model: Recommender, user_x, movie_x, movie_rows, ui, mi, r) -> M
 
 
 def build_cache_from_graph(model: Recommender, graph) -> MovieCache:
-    """build_cache over a HeteroData graph from gnn.graph.build_graph."""
+    """build_cache over a HeteroData graph from gnn.ml.graph.build_graph."""
     ui, mi = graph["user", "rates", "movie"].edge_index
     return build_cache(
         model,

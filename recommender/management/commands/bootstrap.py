@@ -3,7 +3,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from catalog.models import Movie
-from gnn import registry
+from gnn.edge import registry
 
 
 class Command(BaseCommand):

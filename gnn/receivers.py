@@ -1,0 +1,23 @@
+"""gnn's answers to the signals of the apps below it."""
+
+import logging
+
+from ratings.models import Rating
+from ratings.signals import rating_committed
+
+log = logging.getLogger("gnn.training")
+
+
+def count_toward_retraining(**_kwargs) -> None:
+    from gnn.services import retrain_if_due
+
+    try:
+        retrain_if_due()
+    except Exception:
+        log.exception("could not check whether to retrain")
+
+
+def connect() -> None:
+    rating_committed.connect(
+        count_toward_retraining, sender=Rating, dispatch_uid="gnn.count_toward_retraining"
+    )

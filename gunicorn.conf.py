@@ -1,4 +1,4 @@
-"""gunicorn for this 2-core machine (and any like it).
+"""gunicorn for a 2-core server (set WEB_CONCURRENCY for others).
 
 Three worker processes with 2 threads each. Most of a request is Python
 (templates, the ORM) holding the GIL, so threads of one process mostly take

@@ -10,11 +10,6 @@ PRIOR_COUNT = 10
 PRIOR_MEAN = 3.5
 
 
-def movie_list(*, include_hidden: bool = False) -> QuerySet[Movie]:
-    movies = Movie.objects.all() if include_hidden else Movie.objects.visible()
-    return movies.prefetch_related("genres").order_by("title", "id")
-
-
 def movie_search(
     *,
     q: str = "",

@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
 
 from gnn.edge import registry
 from gnn.models import ModelVersion, TrainingRun
@@ -37,20 +37,9 @@ class _MetricsMixin:
         rows = metric_rows(obj.metrics or {})
         if not rows:
             return "–"
-        head = format_html_join("", "<th>{}</th>", ((n,) for n in ["", "model", *floor_names()]))
-        body = format_html_join(
-            "",
-            "<tr><th>{}</th><td><b>{}</b></td>{}</tr>",
-            (
-                (
-                    row["label"],
-                    row["model"] or "–",
-                    format_html_join("", "<td>{}</td>", ((v or "–",) for v in row["floors"])),
-                )
-                for row in rows
-            ),
-        )
-        return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+        # The model page's table, so curators and members read the same figures.
+        context = {"rows": rows, "floor_names": floor_names()}
+        return render_to_string("gnn/_metrics_table.html", context)
 
 
 @admin.register(TrainingRun)

@@ -5,6 +5,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
+from accounts.services import api_token_create
 from gnn.edge.state import process_state
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -84,3 +85,19 @@ def staff(django_user_model):
     return django_user_model.objects.create_user(
         username="curator", password="correct horse battery", is_staff=True, is_superuser=True
     )
+
+
+@pytest.fixture
+def token(member):
+    return api_token_create(user=member)
+
+
+@pytest.fixture
+def auth(token):
+    """Headers for the API as the member."""
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+@pytest.fixture
+def staff_auth(staff):
+    return {"HTTP_AUTHORIZATION": f"Bearer {api_token_create(user=staff)}"}

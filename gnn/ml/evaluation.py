@@ -86,6 +86,60 @@ def ranking_metrics(
     )
 
 
+# --- Beyond accuracy ------------------------------------------------------------
+
+
+def coverage(ranked: np.ndarray, n_items: int) -> float:
+    """Distinct items in all the lists, as a share of the catalogue."""
+    return float(len(np.unique(np.asarray(ranked).ravel())) / n_items) if n_items else 0.0
+
+
+def popularity_ranks(rating_counts: np.ndarray) -> np.ndarray:
+    """Each item's rank by training rating count: 1 = most rated (ties by index)."""
+    order = np.argsort(-np.asarray(rating_counts, dtype=np.float64), kind="stable")
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = np.arange(1, len(order) + 1)
+    return ranks
+
+
+def mean_popularity_rank(ranked: np.ndarray, rating_counts: np.ndarray) -> float:
+    """The mean, over every recommended slot, of the item's popularity rank."""
+    ranked = np.asarray(ranked)
+    return float(popularity_ranks(rating_counts)[ranked].mean()) if ranked.size else 0.0
+
+
+PERSONALISATION_PAIRS = 2000
+PERSONALISATION_SEED = 0
+
+
+def personalisation(
+    ranked: np.ndarray, pairs: int = PERSONALISATION_PAIRS, seed: int = PERSONALISATION_SEED
+) -> float:
+    """1 − the mean Jaccard overlap of two users' lists, over seeded random
+    pairs of distinct users: 0 when everyone gets the same list."""
+    ranked = np.asarray(ranked)
+    n = len(ranked)
+    if n < 2:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    first = rng.integers(0, n, size=pairs)
+    second = (first + rng.integers(1, n, size=pairs)) % n  # never the same user
+    overlaps = []
+    for a, b in zip(first.tolist(), second.tolist(), strict=True):
+        left, right = set(ranked[a].tolist()), set(ranked[b].tolist())
+        union = len(left | right)
+        overlaps.append(len(left & right) / union if union else 1.0)
+    return float(1.0 - np.mean(overlaps))
+
+
+def beyond_accuracy(ranked: np.ndarray, rating_counts: np.ndarray) -> dict[str, float]:
+    return {
+        "coverage_at_10": round(coverage(ranked, len(rating_counts)), 4),
+        "mean_popularity_rank": round(mean_popularity_rank(ranked, rating_counts), 1),
+        "personalisation": round(personalisation(ranked), 4),
+    }
+
+
 def relevant_items(
     users: np.ndarray, items: np.ndarray, values: np.ndarray, n_users: int
 ) -> list[np.ndarray]:
@@ -157,11 +211,15 @@ class BiasModel:
         return float(residual.sum() / (reg_user + len(items)))
 
 
+AGE_BRACKETS = (18, 25, 35, 45, 55)
+N_GROUPS = 3 * (len(AGE_BRACKETS) + 1)  # genders M, F, other × age brackets
+
+
 def demographic_groups(ages: np.ndarray, genders: Sequence[str]) -> np.ndarray:
     """Group id from gender and age bracket (under 18, 18-24, 25-34, 35-44, 45-54, 55+)."""
-    brackets = np.digitize(np.asarray(ages, dtype=np.float64), [18, 25, 35, 45, 55])
-    gender_code = np.array([{"M": 0, "F": 1}.get(g, 2) for g in genders])
-    return gender_code * 6 + brackets
+    brackets = np.digitize(np.asarray(ages, dtype=np.float64), AGE_BRACKETS)
+    gender_code = np.array([{"M": 0, "F": 1}.get(g, 2) for g in genders], dtype=np.int64)
+    return gender_code * (len(AGE_BRACKETS) + 1) + brackets
 
 
 def group_popularity_scores(

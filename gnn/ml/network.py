@@ -4,7 +4,7 @@ Users and movies are the two node types of a bipartite graph with one edge
 per rating, used in both directions. Two SAGE layers per direction, 64-dim.
 
 Why not PyG's SAGEConv as is: its mean aggregation treats a 1-star and a
-5-star neighbour alike, and what a rating says matters (MODEL_NOTES 4). Each
+5-star neighbour alike, and what a rating says matters. Each
 layer here is SAGEConv's ``W_root x_i + mean_j W x_j`` with the neighbour
 weight chosen by the edge's rating (one matrix per value 1..5), plus a
 "centred rating" channel: neighbours weighted by how much the rating beats a

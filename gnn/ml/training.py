@@ -4,7 +4,8 @@ Each step splits every user's edges into message-passing inputs and targets:
 ordinary users keep a random 80% as inputs and must predict the rest; a share
 of users keep only their k earliest ratings (k in 0, 1, 3, 5, 10) and must
 predict everything else. That is what new members look like, and a model that
-never saw such users drifts on them (MODEL_NOTES 3). Targets never pass
+never saw such users drifts on them: trained on users with ~75 ratings each,
+it gives a 5-rating user worse RMSE than the global mean. Targets never pass
 messages, so the model cannot copy them. Few-shot users are weighted to count
 as much as ordinary ones (otherwise their many targets take ~85% of the
 loss). The weights kept are an exponential moving average, chosen on

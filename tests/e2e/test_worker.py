@@ -16,7 +16,7 @@ from gnn.selectors import recommendations_for
 from gnn.services import training_request
 from ratings.models import Rating
 from ratings.services import rating_set
-from tests.retraining.conftest import broker, wait_for
+from tests.e2e.conftest import broker, wait_for
 
 pytestmark = pytest.mark.worker
 

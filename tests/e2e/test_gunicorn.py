@@ -1,45 +1,12 @@
-"""The production configuration, as an operator starts it."""
+"""gunicorn serving the site with the committed configuration."""
 
-import os
-import secrets
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def production_env(tmp_path, **extra) -> dict:
-    dropped = ("DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
-    env.update(
-        DJANGO_SETTINGS_MODULE="recommender.settings",
-        DEBUG="false",
-        HTTPS="true",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="reel.example,127.0.0.1",
-        DATA_DIR=str(tmp_path / "data"),
-        MODELS_DIR=str(tmp_path / "models"),
-        STATIC_ROOT=str(tmp_path / "static"),
-        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
-    )
-    env.update(extra)
-    return env
-
-
-def test_check_deploy_is_clean_with_production_settings(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=production_env(tmp_path),
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "no issues" in result.stdout
+from tests.recommender.test_settings import ROOT, production_env
 
 
 def _free_port() -> int:

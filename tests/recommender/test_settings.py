@@ -1,14 +1,43 @@
+"""Settings read from the environment, production checks and headers."""
+
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from django.core.exceptions import ImproperlyConfigured
-
-from core import env
-
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def production_env(tmp_path, **extra) -> dict:
+    """The environment of a production process (DEBUG off, HTTPS), in ``tmp_path``."""
+    dropped = ("DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(
+        DJANGO_SETTINGS_MODULE="recommender.settings",
+        DEBUG="false",
+        HTTPS="true",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="reel.example,127.0.0.1",
+        DATA_DIR=str(tmp_path / "data"),
+        MODELS_DIR=str(tmp_path / "models"),
+        STATIC_ROOT=str(tmp_path / "static"),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+    )
+    env.update(extra)
+    return env
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=production_env(tmp_path),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
 
 
 def load_settings(**variables):
@@ -61,41 +90,6 @@ def test_settings_default_to_sqlite_with_wal_and_immediate_transactions(tmp_path
     assert result.stdout.split() == ["core.db.sqlite3", "IMMEDIATE", "True"]
 
 
-def test_int_reader_names_the_variable_and_the_problem(monkeypatch):
-    monkeypatch.setenv("RETRY", "ten")
-    with pytest.raises(ImproperlyConfigured, match="RETRY='ten' is not an integer"):
-        env.env_int("RETRY", 3)
-    monkeypatch.setenv("RETRY", "0")
-    with pytest.raises(ImproperlyConfigured, match="RETRY=0 is below the minimum 1"):
-        env.env_int("RETRY", 3, minimum=1)
-
-
-def test_env_file_never_overrides_the_real_environment(tmp_path, monkeypatch):
-    file = tmp_path / ".env"
-    file.write_text("# comment\nFROM_FILE=yes\nALREADY=file\n")
-    monkeypatch.setenv("ALREADY", "real")
-    monkeypatch.delenv("FROM_FILE", raising=False)
-    env.load_env_file(file)
-    assert os.environ["FROM_FILE"] == "yes"
-    assert os.environ["ALREADY"] == "real"
-
-
-def test_env_file_with_a_bad_line_is_refused(tmp_path):
-    file = tmp_path / ".env"
-    file.write_text("JUST A SENTENCE\n")
-    with pytest.raises(ImproperlyConfigured, match="expected KEY=VALUE"):
-        env.load_env_file(file)
-
-
-@pytest.mark.django_db
-def test_sqlite_connections_use_wal_and_put_every_commit_on_disk():
-    from django.db import connection
-
-    if connection.vendor != "sqlite":
-        pytest.skip("the SQLite connection settings")
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA journal_mode")
-        journal = cursor.fetchone()[0]
-        cursor.execute("PRAGMA synchronous")
-        synchronous = cursor.fetchone()[0]
-    assert (journal, synchronous) == ("wal", 2)  # 2 is FULL
+def test_pages_send_a_content_security_policy(client, db):
+    policy = client.get("/")["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy

@@ -28,7 +28,8 @@ def test_sign_up_logs_in_and_lands_on_recommendations(client, seeded):
     assert response.redirect_chain[-1][0] == reverse("home")
     assert response.context["user"] == user
     assert "Recommended for you" in response.text
-    assert "From your profile alone" in response.text or "Popular with members" in response.text
+    # No model is trained in this set-up, so the list is popularity, labelled so.
+    assert "Popular with members" in response.text
 
 
 @pytest.mark.parametrize(

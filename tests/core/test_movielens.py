@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from catalog.models import Movie
 from core import movielens
 from ratings.models import Rating
-from tests.catalog.test_seed_movielens import zip_of
+from tests.recommender.test_seed_movielens import zip_of
 
 ITEM_COLUMNS = ["movie_id", "movie_title", "release_date", "video_release_date", "IMDb_URL"]
 

@@ -1,0 +1,64 @@
+"""Training from the database: evaluate, publish, serve."""
+
+import pytest
+import torch
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from gnn.edge import registry
+from gnn.edge.engine import build_engine
+from gnn.edge.snapshot import load_snapshot
+from gnn.ml.network import Config
+from gnn.ml.training import train
+from gnn.models import ModelVersion, TrainingRun
+from tests.conftest import train_quickly
+
+
+def test_training_on_the_fixtures_publishes_a_loadable_version_with_metrics(trained):
+    loaded = registry.load_version(settings.MODELS_DIR, trained)
+    metrics = loaded.metadata["metrics"]
+
+    for protocol in ("warm", "cold", "first_5"):
+        assert set(metrics[protocol]["model"]) >= {"precision_at_10", "ndcg_at_10", "recall_at_10"}
+        assert "popularity" in metrics[protocol] and "bias" in metrics[protocol]
+    assert 0 < metrics["warm"]["model"]["rmse"] < 2
+    assert "group_popularity" in metrics["cold"]
+    assert loaded.metadata["data"] == {
+        "users": 40,
+        "movies": 60,
+        "ratings": 736,
+        "training_ratings": loaded.metadata["data"]["training_ratings"],
+    }
+    assert loaded.metadata["hyperparameters"]["dim"] == 64
+    run = TrainingRun.objects.get()
+    assert (run.status, run.version, run.trigger) == ("succeeded", trained, "command")
+    assert ModelVersion.objects.filter(version=trained).exists()
+    engine = build_engine(settings.MODELS_DIR, trained)
+    assert len(engine.movie_ids) == 60
+
+
+def test_no_activate_publishes_without_serving(trained):
+    train_quickly(no_activate=True)
+    assert registry.current_version(settings.MODELS_DIR) == trained
+    assert len(registry.list_versions(settings.MODELS_DIR)) == 2
+
+
+def test_training_without_enough_data_fails_clearly_and_serves_nothing(db):
+    with pytest.raises(CommandError, match="not enough data to train"):
+        call_command("train_model", epochs=5, verbosity=0)
+    assert registry.current_version(settings.MODELS_DIR) is None
+    assert TrainingRun.objects.get().status == "failed"
+
+
+def test_fixed_seed_makes_training_reproducible(seeded):
+    dataset = load_snapshot()
+    torch.set_num_threads(1)
+    first = train(dataset, Config(max_steps=15, eval_every=5, seed=3))
+    second = train(dataset, Config(max_steps=15, eval_every=5, seed=3))
+    for name, tensor in first.model.state_dict().items():
+        assert torch.equal(tensor, second.model.state_dict()[name]), name
+
+
+@pytest.fixture
+def engine(trained):
+    return build_engine(settings.MODELS_DIR, trained)

@@ -1,0 +1,116 @@
+"""The process's engine: catalogue changes, hot swap, broken versions."""
+
+import shutil
+import threading
+import time
+
+import pytest
+from django.conf import settings
+
+from catalog.models import Genre, Movie
+from gnn.edge import registry
+from gnn.edge.serving import get_service
+from gnn.selectors import (
+    recommendations_for,
+)
+from tests.conftest import train_quickly
+
+
+def wait_until(predicate, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def ids(recommendations):
+    return [item.movie.pk for item in recommendations.items]
+
+
+def fresh(user):
+    user.refresh_from_db()
+    return user
+
+
+@pytest.fixture
+def instant_checks(settings):
+    settings.MODEL_CHECK_INTERVAL = 0.02
+
+
+def test_a_movie_added_by_a_curator_after_training_is_recommendable(
+    trained_committed, member, instant_checks
+):
+    recommendations_for(user=member)
+    movie = Movie.objects.create(title="A Brand New Film", year=1998)
+    movie.genres.add(Genre.objects.get(name="Drama"))
+
+    def recommended_now():
+        get_service().wait_for_reload()
+        return movie.pk in ids(recommendations_for(user=fresh(member), n=61))
+
+    assert wait_until(recommended_now)
+    assert get_service().engine().version == trained_committed
+
+
+def test_hot_swap_under_load_fails_no_request(trained_committed, member, instant_checks):
+    old = trained_committed
+    recommendations_for(user=member)
+    errors, stop = [], threading.Event()
+    seen: dict[int, list[str]] = {}  # per thread: the version of each answer, in order
+
+    def hammer(number):
+        from django.db import connection
+
+        mine = seen.setdefault(number, [])
+        try:
+            while not stop.is_set():
+                try:
+                    mine.append(recommendations_for(user=member, n=5).model_version)
+                except Exception as exc:
+                    errors.append(exc)
+                time.sleep(0.005)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    new = train_quickly(seed=1)
+
+    def everyone_on_the_new_version():
+        return all(versions and versions[-1] == new for versions in seen.values())
+
+    assert wait_until(everyone_on_the_new_version, timeout=30)
+    stop.set()
+    for thread in threads:
+        thread.join()
+
+    assert not errors, errors[:3]
+    for versions in seen.values():
+        # Each thread saw the old version, then the new one, and never went back.
+        assert versions[0] == old
+        swap = versions.index(new)
+        assert set(versions[:swap]) == {old} and set(versions[swap:]) == {new}
+
+
+def test_a_broken_new_version_is_refused_and_the_old_one_keeps_serving(
+    trained_committed, member, instant_checks
+):
+    recommendations_for(user=member)
+    broken = train_quickly(no_activate=True)
+    time.sleep(0.05)
+    (registry.versions_dir(settings.MODELS_DIR) / broken / "model.pt").write_bytes(b"not torch")
+    # Point `current` at it behind the registry's back, as a bad deploy would.
+    link = settings.MODELS_DIR / "current"
+    link.unlink()
+    link.symlink_to(f"versions/{broken}")
+
+    recommendations_for(user=member)
+    get_service().wait_for_reload()
+    result = recommendations_for(user=member)
+
+    assert result.model_version == trained_committed
+    assert result.source == "model"
+    shutil.rmtree(registry.versions_dir(settings.MODELS_DIR) / broken)

@@ -1,0 +1,55 @@
+"""The operators' model commands."""
+
+import io
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from gnn.edge import registry
+from tests.conftest import train_quickly
+
+
+def test_train_model_prints_the_metrics_table_beside_the_floors(seeded):
+    out = io.StringIO()
+    call_command("train_model", epochs=20, stdout=out)
+    text = out.getvalue()
+    assert "NDCG@10, new members (profile only)" in text
+    assert "Popularity in demographic group" in text
+    assert "now serving" in text
+
+
+def test_model_versions_and_rollback_commands(trained):
+    second = train_quickly()
+    out = io.StringIO()
+    call_command("model_versions", stdout=out)
+    assert f"* {second}" in out.getvalue()
+    assert f"  {trained}" in out.getvalue()
+
+    call_command("model_rollback", trained, stdout=io.StringIO())
+    assert registry.current_version(settings.MODELS_DIR) == trained
+
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("model_rollback", "19990101-000000-000000")
+    assert registry.current_version(settings.MODELS_DIR) == trained
+
+
+def test_rollback_to_a_corrupt_version_is_refused(trained):
+    second = train_quickly()
+    weights = registry.versions_dir(settings.MODELS_DIR) / trained / "model.pt"
+    weights.write_bytes(b"garbage")
+    with pytest.raises(CommandError, match="corrupt"):
+        call_command("model_rollback", trained)
+    assert registry.current_version(settings.MODELS_DIR) == second
+
+
+def test_evaluate_model_shows_the_recorded_figures(trained):
+    out = io.StringIO()
+    call_command("evaluate_model", stdout=out)
+    assert trained in out.getvalue()
+    assert "Rating error (RMSE), members in training" in out.getvalue()
+
+
+def test_evaluate_model_without_a_model_says_so(db):
+    with pytest.raises(CommandError, match="no model version is serving"):
+        call_command("evaluate_model")

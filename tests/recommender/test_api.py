@@ -1,0 +1,53 @@
+"""The API as a whole: errors, model info, health, docs, CORS."""
+
+JSON = "application/json"
+
+
+def test_malformed_json_is_a_400_with_a_json_body(client, db):
+    response = client.post("/api/users", "{not json", content_type=JSON)
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Cannot parse request body"}
+
+
+def test_model_info_and_health(client, trained):
+    info = client.get("/api/model/info").json()
+    assert info["serving"] and info["version"] == trained
+    assert "ndcg_at_10" in info["metrics"]["warm"]["model"]
+    health = client.get("/api/health")
+    assert health.status_code == 200
+    assert health.json()["database"]["ok"] and health.json()["model_version"] == trained
+
+
+def test_model_info_without_a_model(client, db):
+    assert client.get("/api/model/info").json() == {
+        "serving": False, "version": None, "created_at": None, "trigger": None, "data": {},
+        "metrics": {}, "hyperparameters": {}, "training_seconds": None, "fallback": "popularity",
+    }  # fmt: skip
+
+
+def test_health_is_503_when_the_database_is_unreachable(client, db, monkeypatch):
+    class Unreachable:
+        vendor = "postgresql"
+
+        def cursor(self):
+            raise RuntimeError("connection refused")
+
+    monkeypatch.setattr("recommender.api.connection", Unreachable())
+    response = client.get("/api/health")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+
+
+def test_docs_and_openapi_are_served(client, db):
+    assert client.get("/api/openapi.json").json()["info"]["title"] == "Reel API"
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert "cdn" not in docs.text.lower()
+
+
+def test_cors_is_off_by_default_and_configurable(client, db, settings):
+    origin = {"HTTP_ORIGIN": "https://partner.example"}
+    assert "access-control-allow-origin" not in client.get("/api/health", **origin).headers
+    settings.CORS_ALLOWED_ORIGINS = ["https://partner.example"]
+    allowed = client.get("/api/health", **origin)
+    assert allowed.headers["access-control-allow-origin"] == "https://partner.example"

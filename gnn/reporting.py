@@ -7,37 +7,56 @@ FLOORS = (
     ("popularity", "Popularity"),
     ("bias", "User + item bias"),
     ("group_popularity", "Popularity in demographic group"),
+    ("ease", "EASE"),
 )
 
-# (protocol, metric, label, lower_is_better)
-ROWS = (
-    ("warm", "rmse", "Rating error (RMSE), members in training", True),
-    ("warm", "precision_at_10", "Precision@10, members in training", False),
-    ("warm", "recall_at_10", "Recall@10, members in training", False),
-    ("warm", "ndcg_at_10", "NDCG@10, members in training", False),
-    ("cold", "precision_at_10", "Precision@10, new members (profile only)", False),
-    ("cold", "ndcg_at_10", "NDCG@10, new members (profile only)", False),
-    ("first_5", "precision_at_10", "Precision@10, new members after 5 ratings", False),
-    ("first_5", "ndcg_at_10", "NDCG@10, new members after 5 ratings", False),
-    ("first_5", "rmse", "Rating error (RMSE), new members after 5 ratings", True),
+PROTOCOLS = (
+    ("warm", "members in training"),
+    ("cold", "new members (profile only)"),
+    ("first_5", "new members after their 5 first ratings"),
+    ("random_5", "new members after 5 random ratings"),
+)
+
+# (metric, label, lower_is_better, protocols it is shown for)
+METRICS = (
+    ("rmse", "Rating error (RMSE)", True, ("warm", "first_5", "random_5")),
+    ("precision_at_10", "Precision@10", False, None),
+    ("recall_at_10", "Recall@10", False, ("warm",)),
+    ("ndcg_at_10", "NDCG@10", False, None),
+    ("coverage_at_10", "Coverage@10 (share of the catalogue)", False, None),
+    ("mean_popularity_rank", "Mean popularity rank (1 = most rated)", False, None),
+    ("personalisation", "Personalisation (1 − overlap of two lists)", False, None),
+)
+
+# (protocol, metric, label, lower_is_better), protocol by protocol
+ROWS = tuple(
+    (protocol, metric, f"{label}, {who}", lower)
+    for protocol, who in PROTOCOLS
+    for metric, label, lower, only in METRICS
+    if only is None or protocol in only
 )
 
 
-def _fmt(value) -> str | None:
-    return f"{value:.3f}" if isinstance(value, int | float) else None
+def _fmt(block: dict, metric: str) -> str | None:
+    value = block.get(metric)
+    if not isinstance(value, int | float):
+        return None
+    text = f"{value:.1f}" if metric == "mean_popularity_rank" else f"{value:.3f}"
+    spread = block.get(f"{metric}_sd")
+    return f"{text} ± {spread:.3f}" if isinstance(spread, int | float) and spread else text
 
 
 def metric_rows(metrics: dict) -> list[dict]:
     rows = []
     for protocol, metric, label, lower in ROWS:
         block = metrics.get(protocol)
-        if not block:
+        if not block or _fmt(block.get("model", {}), metric) is None:
             continue
         rows.append(
             {
                 "label": label,
-                "model": _fmt(block.get("model", {}).get(metric)),
-                "floors": [_fmt(block.get(floor, {}).get(metric)) for floor, _ in FLOORS],
+                "model": _fmt(block.get("model", {}), metric),
+                "floors": [_fmt(block.get(floor, {}), metric) for floor, _ in FLOORS],
                 "lower_is_better": lower,
             }
         )
@@ -62,4 +81,20 @@ def metric_table_text(metrics: dict) -> str:
         for line in [header, *body]
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def paired_text(metrics: dict) -> str:
+    """Model minus each floor, NDCG@10, run by run (holdouts or seeds)."""
+    lines = []
+    for protocol, who in PROTOCOLS:
+        paired = (metrics.get(protocol) or {}).get("paired")
+        if not paired:
+            continue
+        gaps = ", ".join(
+            f"{label} {gap['ndcg_at_10_mean']:+.3f} ± {gap['ndcg_at_10_sd']:.3f}"
+            for floor, label in FLOORS
+            if (gap := paired.get(floor))
+        )
+        lines.append(f"model − floor, NDCG@10, {who}: {gaps}")
     return "\n".join(lines)

@@ -75,11 +75,12 @@ def split_for_evaluation(dataset: Dataset, seed: int) -> EvaluationSplit:
 
 
 def evaluate(trained: TrainedModel, split: EvaluationSplit) -> dict:
-    metrics = {"warm": protocols.evaluate_warm(trained, split.warm_test)}
+    floors = protocols.floors_for(trained)
+    metrics = {"warm": protocols.evaluate_warm(trained, split.warm_test, floors)}
     if len(split.held):
-        for name, k in (("cold", 0), (f"first_{FIRST_K}", FIRST_K)):
-            given, rest = protocols.earliest(split.held_ratings, k)
-            metrics[name] = protocols.evaluate_new_users(trained, split.held, given, rest)
+        metrics.update(
+            protocols.evaluate_all_new_members(trained, split.held, split.held_ratings, floors)
+        )
     return metrics
 
 

@@ -3,12 +3,18 @@
 - W (warm): train on the canonical uN.base, test on uN.test;
 - C (cold start): a seeded 20% of users held out entirely, the model trained
   on all ratings of the others; held-out users ranked from demographics;
-- C+k: the same users with their k earliest ratings revealed at serving time.
+- C+k: the same users with their k earliest ratings revealed at serving time;
+- C+k random: the same with k random ratings of theirs revealed.
+
+Cold-start protocols run on several seeded holdouts, the warm one with
+several training seeds when asked; every figure comes with its spread and
+every floor with its paired difference to the model.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -62,30 +68,101 @@ def _ratings(rows: np.ndarray, user_index, movie_index) -> Ratings:
     )
 
 
-def run_warm(directory: Path, fold: int, cfg: Config) -> dict:
+def _sd(values: list[float]) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+SPREAD_METRICS = ("ndcg_at_10", "precision_at_10", "rmse")
+
+
+def summarise(runs: list[dict], key: str) -> dict:
+    """Several runs of one protocol (holdouts or training seeds) as one block:
+    each method's figures averaged, the spread of the main ones
+    (``<metric>_sd``), each floor's paired difference to the model
+    (``paired.<floor>``: mean and sd of model minus floor, run by run) and the
+    runs themselves under ``key``."""
+    methods = [m for m, v in runs[0].items() if isinstance(v, dict) and "ndcg_at_10" in v]
+    block: dict = {}
+    for method in methods:
+        per_run = [run[method] for run in runs]
+        merged = {}
+        for metric, first in per_run[0].items():
+            if isinstance(first, int | float):
+                values = [float(r[metric]) for r in per_run]
+                merged[metric] = round(float(np.mean(values)), 4)
+                if metric in SPREAD_METRICS:
+                    merged[f"{metric}_sd"] = round(_sd(values), 4)
+        block[method] = merged
+    if "model" in methods:
+        block["paired"] = {}
+        for floor in methods:
+            if floor == "model":
+                continue
+            gaps = [run["model"]["ndcg_at_10"] - run[floor]["ndcg_at_10"] for run in runs]
+            block["paired"][floor] = {
+                "ndcg_at_10_mean": round(float(np.mean(gaps)), 4),
+                "ndcg_at_10_sd": round(_sd(gaps), 4),
+            }
+    block[key] = runs
+    return block
+
+
+def run_warm(directory: Path, fold: int, cfg: Config, training_seeds: int = 1) -> dict:
+    """The canonical uN.base/uN.test split, the model trained ``training_seeds``
+    times (seeds cfg.seed, cfg.seed + 1, ...); the floors, which do not depend
+    on the seed, are fitted once."""
     users, movies, user_index, movie_index = load_grouplens(directory)
     base = _ratings(_read_ratings(Path(directory) / f"u{fold}.base"), user_index, movie_index)
     test = _ratings(_read_ratings(Path(directory) / f"u{fold}.test"), user_index, movie_index)
-    trained = train(Dataset(users, movies, base), cfg, show_bar=True)
-    result = protocols.evaluate_warm(trained, test)
-    result["training_seconds"] = round(trained.seconds, 1)
-    result["best_step"] = trained.best_step
+    dataset = Dataset(users, movies, base)
+    floors = None
+    runs, seconds, steps = [], [], []
+    for offset in range(training_seeds):
+        trained = train(dataset, replace(cfg, seed=cfg.seed + offset), show_bar=True)
+        floors = floors or protocols.floors_for(trained)
+        runs.append(protocols.evaluate_warm(trained, test, floors))
+        seconds.append(trained.seconds)
+        steps.append(trained.best_step)
+    result = summarise(runs, "seeds")
+    result["chosen"] = runs[0]["chosen"]
+    result["training_seconds"] = round(float(np.mean(seconds)), 1)
+    result["best_step"] = steps[0] if len(steps) == 1 else steps
     return result
 
 
-def run_cold(directory: Path, cfg: Config, ks: tuple[int, ...] = (0, 5)) -> dict:
+def cold_holdout(n_users: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded 20% of the users held out entirely, and the others (rows)."""
+    order = np.random.default_rng(seed).permutation(n_users)
+    held_rows = np.sort(order[: int(COLD_SHARE * n_users)])
+    return held_rows, np.setdiff1d(np.arange(n_users), held_rows)
+
+
+# The new-member protocols by the benchmark's own names.
+COLD_KEYS = {"cold": "c0", "first_5": "c5", "random_5": "c5_random"}
+
+
+def run_cold(directory: Path, cfg: Config, holdouts: int = 5) -> dict:
+    """New members on ``holdouts`` random 20% user holdouts (holdout seeds
+    0..K-1, apart from the training seed): the model is trained without the
+    held-out users, then every method ranks the same held-out users, from
+    their profile alone (c0), after their 5 earliest ratings (c5) and after 5
+    random ones (c5_random)."""
     users, movies, user_index, movie_index = load_grouplens(directory)
     everything = _ratings(_read_ratings(Path(directory) / "u.data"), user_index, movie_index)
-    order = np.random.default_rng(COLD_SEED).permutation(len(users))
-    held_rows = np.sort(order[: int(COLD_SHARE * len(users))])
-    kept_rows = np.setdiff1d(np.arange(len(users)), held_rows)
-    dataset = restrict_to_users(Dataset(users, movies, everything), kept_rows)
-    started = time.perf_counter()
-    trained = train(dataset, cfg, show_bar=True)
-    held = users.take(held_rows)
-    held_ratings = remap_users(everything, held_rows, len(users))
-    results = {"training_seconds": round(time.perf_counter() - started, 1)}
-    for k in ks:
-        given, rest = protocols.earliest(held_ratings, k)
-        results[f"c{k}"] = protocols.evaluate_new_users(trained, held, given, rest)
-    return results
+    per_protocol: dict[str, list[dict]] = {key: [] for key in COLD_KEYS.values()}
+    seconds = []
+    for holdout in range(holdouts):
+        held_rows, kept_rows = cold_holdout(len(users), COLD_SEED + holdout)
+        dataset = restrict_to_users(Dataset(users, movies, everything), kept_rows)
+        started = time.perf_counter()
+        trained = train(dataset, cfg, show_bar=True)
+        seconds.append(time.perf_counter() - started)
+        held = users.take(held_rows)
+        held_ratings = remap_users(everything, held_rows, len(users))
+        results = protocols.evaluate_all_new_members(trained, held, held_ratings)
+        for name, key in COLD_KEYS.items():
+            per_protocol[key].append(results[name])
+    out = {key: summarise(runs, "holdouts") for key, runs in per_protocol.items()}
+    out["training_seconds"] = round(float(np.mean(seconds)), 1)
+    out["holdouts"] = holdouts
+    return out

@@ -115,7 +115,7 @@ PERSONALISATION_SEED = 0
 def personalisation(
     ranked: np.ndarray, pairs: int = PERSONALISATION_PAIRS, seed: int = PERSONALISATION_SEED
 ) -> float:
-    """1 − the mean Jaccard overlap of two users' lists, over seeded random
+    """1 - the mean Jaccard overlap of two users' lists, over seeded random
     pairs of distinct users: 0 when everyone gets the same list."""
     ranked = np.asarray(ranked)
     n = len(ranked)
@@ -212,7 +212,7 @@ class BiasModel:
 
 
 AGE_BRACKETS = (18, 25, 35, 45, 55)
-N_GROUPS = 3 * (len(AGE_BRACKETS) + 1)  # genders M, F, other × age brackets
+N_GROUPS = 3 * (len(AGE_BRACKETS) + 1)  # genders M, F, other, by age bracket
 
 
 def demographic_groups(ages: np.ndarray, genders: Sequence[str]) -> np.ndarray:
@@ -245,7 +245,7 @@ def group_popularity_scores(
     for group in range(n_groups):
         counts = np.bincount(train_items[liked][groups_of_ratings == group], minlength=n_items)
         total = counts.sum()
-        weight = total / (total + smoothing * n_items)
+        weight = total / (total + smoothing * n_items) if total else 0.0
         share = counts / total if total else np.zeros(n_items)
         scores[group] = weight * share + (1 - weight) * overall
     return scores

@@ -3,34 +3,57 @@
 - warm: users in the training graph, held-out ratings of theirs as the test;
 - cold: users held out entirely, ranked from demographics alone;
 - first ratings (C+k): the same held-out users with their k earliest ratings
-  given to the model at serving time, without retraining; ranked over the rest.
+  given to the model at serving time, without retraining; ranked over the rest;
+- random ratings: the same with k of their ratings drawn at random (seeded per
+  user). New members' earliest ratings are nearly always one sign-up session
+  of well-known titles, where every method ties popularity; random ones are
+  where what a method learns from a few ratings shows.
 
-Relevant = held-out ratings of 4 or 5. Floors: item popularity and a
-user+item bias model, and for new users popularity within their demographic
-group, computed on the same split so that a weak figure shows as weak.
+Relevant = held-out ratings of 4 or 5. The floors (gnn.ml.floors) are fitted
+on the same training data. Every method's top-10 lists are also described
+beyond accuracy: coverage, mean popularity rank and personalisation.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import torch
 
 from gnn.ml import evaluation
 from gnn.ml.data import Ratings, Users
+from gnn.ml.floors import Floors, Reveal
 from gnn.ml.inference import embed_users, predicted_ratings, rank_scores
 from gnn.ml.training import TrainedModel, warm_metrics
 
 
-def _ranking(scores: np.ndarray, exclude, relevant) -> dict:
-    return evaluation.ranking_metrics(evaluation.top_k(scores, exclude), relevant).as_dict()
+def _report(ranked: np.ndarray, relevant, rating_counts: np.ndarray) -> dict:
+    """Ranking metrics and beyond-accuracy figures over the users with at
+    least one relevant item (the ones the ranking metrics average over)."""
+    keep = [row for row, items in enumerate(relevant) if len(items)]
+    return {
+        **evaluation.ranking_metrics(ranked, relevant).as_dict(),
+        **evaluation.beyond_accuracy(ranked[keep], rating_counts),
+    }
 
 
-def evaluate_warm(trained: TrainedModel, test: Ratings) -> dict:
+def _ranking(scores: np.ndarray, exclude, relevant, rating_counts: np.ndarray) -> dict:
+    return _report(evaluation.top_k(scores, exclude), relevant, rating_counts)
+
+
+def floors_for(trained: TrainedModel) -> Floors:
+    """The floors of the model's own training data."""
+    return Floors(trained.users, trained.ratings, len(trained.movies))
+
+
+def evaluate_warm(trained: TrainedModel, test: Ratings, floors: Floors | None = None) -> dict:
     """Metrics of the model and its floors on ratings unseen in training."""
-    n_users, n_movies = len(trained.users), len(trained.movies)
+    floors = floors or floors_for(trained)
+    n_users = len(trained.users)
     seen = trained.ratings
+    counts = floors.rating_counts
     cache = trained.cache()
-    model = warm_metrics(trained.model, cache, seen, test, n_users)
 
     users = np.unique(test.user)
     seen_by_user = evaluation.items_by_user(seen.user, seen.movie, n_users)
@@ -38,22 +61,42 @@ def evaluate_warm(trained: TrainedModel, test: Ratings) -> dict:
     relevant_all = evaluation.relevant_items(test.user, test.movie, test.value, n_users)
     relevant = [relevant_all[u] for u in users]
 
-    popularity = evaluation.popularity_scores(seen.movie, seen.value, n_movies)
-    bias = evaluation.BiasModel.fit(seen.user, seen.movie, seen.value, n_users, n_movies)
+    model_scores = rank_scores(cache, cache.users[users]).numpy()
+    rmse = warm_metrics(trained.model, cache, seen, test, n_users)["rmse"]
+    bias = floors.bias
     return {
-        "model": model,
-        "popularity": _ranking(np.tile(popularity, (len(users), 1)), exclude, relevant),
+        "model": {"rmse": rmse, **_ranking(model_scores, exclude, relevant, counts)},
+        "popularity": _ranking(
+            np.tile(floors.popularity, (len(users), 1)), exclude, relevant, counts
+        ),
         "bias": {
             "rmse": round(evaluation.rmse(bias.predict(test.user, test.movie), test.value), 4),
-            **_ranking(np.tile(bias.item_bias, (len(users), 1)), exclude, relevant),
+            **_ranking(np.tile(bias.item_bias, (len(users), 1)), exclude, relevant, counts),
         },
+        "ease": _ranking(floors.ease_warm_scores(users), exclude, relevant, counts),
+        "chosen": {"ease_lambda": floors.warm_lambda()},
     }
 
 
-def evaluate_new_users(trained: TrainedModel, held: Users, given: Ratings, test: Ratings) -> dict:
-    """``held`` users absent from training; ``given`` their ratings revealed at
-    serving time (user = row in ``held``), ``test`` the rest."""
-    n_held, n_movies = len(held), len(trained.movies)
+def evaluate_new_users(
+    trained: TrainedModel,
+    held: Users,
+    held_ratings: Ratings,
+    reveal: Reveal,
+    name: str,
+    floors: Floors | None = None,
+    *,
+    keep_lists: bool = False,
+) -> dict:
+    """``held`` users absent from training with all their ratings (user = row
+    in ``held``); ``reveal`` splits those into the ones given at serving time
+    and the rest, which are ranked. ``name`` keys the floors' validated
+    choices for this way of revealing. ``keep_lists`` adds every method's
+    top-10 lists (row = held user) under ``lists``, for inspection."""
+    floors = floors or floors_for(trained)
+    given, test = reveal(held_ratings)
+    n_held = len(held)
+    counts = floors.rating_counts
     cache = trained.cache()
     zu, bu = embed_users(
         trained.model,
@@ -70,36 +113,92 @@ def evaluate_new_users(trained: TrainedModel, held: Users, given: Ratings, test:
     predicted = predictions[torch.as_tensor(test.user), torch.as_tensor(test.movie)].numpy()
     model = {
         "rmse": round(evaluation.rmse(predicted, test.value), 4),
-        **_ranking(scores, exclude, relevant),
+        **_ranking(scores, exclude, relevant, counts),
     }
 
-    seen = trained.ratings
-    n_train_users = len(trained.users)
-    popularity = evaluation.popularity_scores(seen.movie, seen.value, n_movies)
-    bias = evaluation.BiasModel.fit(seen.user, seen.movie, seen.value, n_train_users, n_movies)
+    bias = floors.bias
     given_by_user = evaluation.items_by_user(given.user, given.movie, n_held)
     values_by_user = evaluation.items_by_user(given.user, given.value, n_held)
     held_bias = np.array(
         [bias.user_bias_from(given_by_user[u], values_by_user[u]) for u in range(n_held)]
     )
     bias_predicted = bias.mean + held_bias[test.user] + bias.item_bias[test.movie]
-    train_groups = evaluation.demographic_groups(trained.users.age, trained.users.gender)
     held_groups = evaluation.demographic_groups(held.age, held.gender)
-    group_scores = evaluation.group_popularity_scores(
-        seen.user, seen.movie, seen.value, np.r_[train_groups, held_groups], n_movies
-    )
-    return {
+    result = {
         "model": model,
-        "popularity": _ranking(np.tile(popularity, (n_held, 1)), exclude, relevant),
+        "popularity": _ranking(np.tile(floors.popularity, (n_held, 1)), exclude, relevant, counts),
         "bias": {
             "rmse": round(evaluation.rmse(bias_predicted, test.value), 4),
-            **_ranking(np.tile(bias.item_bias, (n_held, 1)), exclude, relevant),
+            **_ranking(np.tile(bias.item_bias, (n_held, 1)), exclude, relevant, counts),
         },
-        "group_popularity": _ranking(group_scores[held_groups], exclude, relevant),
+        "group_popularity": _ranking(floors.group_scores(held_groups), exclude, relevant, counts),
+        "chosen": {"group_smoothing": floors.group_smoothing()},
     }
+    method_scores = {
+        "model": scores,
+        "popularity": np.tile(floors.popularity, (n_held, 1)),
+        "group_popularity": floors.group_scores(held_groups),
+    }
+    if len(given):  # EASE needs ratings to fold in; from a profile alone it has none
+        ease = floors.ease_few_shot_scores(name, reveal, given, held_groups, n_held)
+        result["ease"] = _ranking(ease, exclude, relevant, counts)
+        lam, beta = floors.few_shot_choice(name, reveal)
+        result["chosen"].update(ease_lambda=lam, ease_beta=beta)
+        method_scores["ease"] = ease
+    if keep_lists:
+        result["lists"] = {m: evaluation.top_k(v, exclude) for m, v in method_scores.items()}
+    return result
 
 
 def earliest(ratings: Ratings, k: int) -> tuple[Ratings, Ratings]:
     """Each user's k earliest ratings (by time, then movie), and the rest."""
     first = ratings.rank_in_user_history() < k
     return ratings.take(first), ratings.take(~first)
+
+
+RANDOM_SEED = 0
+
+
+def random_k(ratings: Ratings, k: int, seed: int = RANDOM_SEED) -> tuple[Ratings, Ratings]:
+    """k of each user's ratings drawn at random, and the rest.
+
+    Seeded per user (by the seed and the user's row), over the user's ratings
+    in (time, movie) order: the same ratings come out on every run, whatever
+    order the ratings arrive in and whoever else is in the set.
+    """
+    order = np.lexsort((ratings.movie, ratings.time, ratings.user))
+    users = ratings.user[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(users)) + 1] if len(users) else np.empty(0, int)
+    ends = np.r_[starts[1:], len(users)] if len(users) else np.empty(0, int)
+    chosen = np.zeros(len(ratings), dtype=bool)
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        rng = np.random.default_rng([seed, int(users[start])])
+        picked = rng.permutation(end - start)[:k]
+        chosen[order[start + picked]] = True
+    return ratings.take(chosen), ratings.take(~chosen)
+
+
+def reveal_earliest(k: int) -> Reveal:
+    return partial(earliest, k=k)
+
+
+def reveal_random(k: int, seed: int = RANDOM_SEED) -> Reveal:
+    return partial(random_k, k=k, seed=seed)
+
+
+# The new-member protocols: (name in the metrics, how the given ratings are chosen).
+NEW_MEMBER_PROTOCOLS = (
+    ("cold", reveal_earliest(0)),
+    ("first_5", reveal_earliest(5)),
+    ("random_5", reveal_random(5)),
+)
+
+
+def evaluate_all_new_members(
+    trained: TrainedModel, held: Users, held_ratings: Ratings, floors: Floors | None = None
+) -> dict:
+    floors = floors or floors_for(trained)
+    return {
+        name: evaluate_new_users(trained, held, held_ratings, reveal, name, floors)
+        for name, reveal in NEW_MEMBER_PROTOCOLS
+    }

@@ -101,3 +101,31 @@ def test_demographic_groups_split_by_gender_and_age_bracket():
     groups = ev.demographic_groups(np.array([17, 20, 20, 60]), ["M", "M", "F", "F"])
     assert groups[0] != groups[1] != groups[2]
     assert groups[2] // 6 == groups[3] // 6 == 1
+
+
+# --- Beyond accuracy, against hand-computed lists ----------------------------------
+
+
+def test_coverage_is_the_share_of_the_catalogue_in_any_list():
+    assert ev.coverage(np.array([[0, 1], [1, 2]]), n_items=4) == pytest.approx(3 / 4)
+    assert ev.coverage(np.array([[0, 1], [0, 1]]), n_items=4) == pytest.approx(2 / 4)
+
+
+def test_popularity_rank_is_1_for_the_most_rated_with_ties_by_index():
+    counts = np.array([5, 9, 1, 9])
+    assert ev.popularity_ranks(counts).tolist() == [3, 1, 4, 2]
+    # Slots: item 0 (rank 3), 1 (1), 1 (1), 2 (4).
+    assert ev.mean_popularity_rank(np.array([[0, 1], [1, 2]]), counts) == pytest.approx(9 / 4)
+
+
+def test_personalisation_is_one_minus_the_mean_jaccard_of_two_lists():
+    # One distinct pair: {0, 1} and {1, 2} share 1 of 3 items.
+    assert ev.personalisation(np.array([[0, 1], [1, 2]])) == pytest.approx(2 / 3)
+    assert ev.personalisation(np.array([[0, 1], [1, 0], [0, 1]])) == pytest.approx(0.0)
+    disjoint = np.array([[0, 1], [2, 3], [4, 5]])
+    assert ev.personalisation(disjoint) == pytest.approx(1.0)
+
+
+def test_personalisation_is_the_same_on_two_runs():
+    lists = np.random.default_rng(3).integers(0, 50, size=(40, 10))
+    assert ev.personalisation(lists) == ev.personalisation(lists)

@@ -1,0 +1,120 @@
+"""The new-member protocols: what is revealed, what is ranked, the holdouts."""
+
+import numpy as np
+import pytest
+
+from gnn.ml import benchmark, protocols
+from gnn.ml.data import Ratings
+from gnn.ml.network import Config
+from gnn.ml.training import train
+from tests.conftest import SYNTHETIC
+
+
+def _ratings(users, per_user, seed=0):
+    rng = np.random.default_rng(seed)
+    user = np.repeat(np.arange(users), per_user)
+    movie = np.concatenate([rng.permutation(40)[:per_user] for _ in range(users)])
+    return Ratings(
+        user=user,
+        movie=movie,
+        value=rng.integers(1, 6, len(user)),
+        time=rng.integers(0, 1000, len(user)),
+    )
+
+
+def test_five_random_ratings_are_revealed_per_user_and_the_rest_kept():
+    ratings = _ratings(users=12, per_user=9)
+    given, rest = protocols.random_k(ratings, 5)
+    assert np.bincount(given.user, minlength=12).tolist() == [5] * 12
+    assert np.bincount(rest.user, minlength=12).tolist() == [4] * 12
+    pairs = set(zip(given.user.tolist(), given.movie.tolist(), strict=True))
+    assert not pairs & set(zip(rest.user.tolist(), rest.movie.tolist(), strict=True))
+
+
+def test_random_ratings_are_the_same_on_two_runs_and_whatever_the_order():
+    ratings = _ratings(users=12, per_user=9)
+    given, _ = protocols.random_k(ratings, 5)
+    again, _ = protocols.random_k(ratings, 5)
+    shuffled = ratings.take(np.random.default_rng(1).permutation(len(ratings)))
+    moved, _ = protocols.random_k(shuffled, 5)
+
+    def pairs(r):
+        return sorted(zip(r.user.tolist(), r.movie.tolist(), strict=True))
+
+    assert pairs(given) == pairs(again) == pairs(moved)
+    # Not simply the earliest five.
+    earliest, _ = protocols.earliest(ratings, 5)
+    assert pairs(given) != pairs(earliest)
+
+
+def test_earliest_breaks_ties_in_time_by_movie():
+    ratings = Ratings(
+        user=np.array([0, 0, 0]),
+        movie=np.array([7, 3, 5]),
+        value=np.array([4, 4, 4]),
+        time=np.array([10, 10, 10]),
+    )
+    given, _ = protocols.earliest(ratings, 2)
+    assert sorted(given.movie.tolist()) == [3, 5]
+
+
+@pytest.fixture(scope="module")
+def tiny_holdout():
+    users, movies, user_index, movie_index = benchmark.load_grouplens(SYNTHETIC)
+    everything = benchmark._ratings(
+        benchmark._read_ratings(SYNTHETIC / "u.data"), user_index, movie_index
+    )
+    held_rows, kept_rows = benchmark.cold_holdout(len(users), 0)
+    dataset = benchmark.restrict_to_users(benchmark.Dataset(users, movies, everything), kept_rows)
+    trained = train(dataset, Config(seed=0, max_steps=5))
+    held = users.take(held_rows)
+    held_ratings = benchmark.remap_users(everything, held_rows, len(users))
+    return trained, held, held_ratings, held_rows, kept_rows, users
+
+
+def test_holdouts_are_disjoint_from_training_users_and_seeded():
+    a_held, a_kept = benchmark.cold_holdout(100, 0)
+    b_held, _ = benchmark.cold_holdout(100, 0)
+    c_held, _ = benchmark.cold_holdout(100, 1)
+    assert len(a_held) == 20 and not set(a_held) & set(a_kept)
+    assert sorted([*a_held, *a_kept]) == list(range(100))
+    assert a_held.tolist() == b_held.tolist() and a_held.tolist() != c_held.tolist()
+
+
+def test_revealed_ratings_are_never_ranked_by_any_method(tiny_holdout):
+    trained, held, held_ratings, held_rows, _, users = tiny_holdout
+    assert not set(trained.users.ids.tolist()) & set(users.ids[held_rows].tolist())
+    reveal = protocols.reveal_random(5)
+    given, _ = reveal(held_ratings)
+    result = protocols.evaluate_new_users(
+        trained, held, held_ratings, reveal, "random_5", keep_lists=True
+    )
+    assert set(result["lists"]) == {"model", "popularity", "group_popularity", "ease"}
+    given_by_user = {u: set() for u in range(len(held))}
+    for u, m in zip(given.user.tolist(), given.movie.tolist(), strict=True):
+        given_by_user[u].add(m)
+    for lists in result["lists"].values():
+        for user, ranked in enumerate(lists.tolist()):
+            assert not set(ranked) & given_by_user[user]
+
+
+def test_every_method_is_scored_on_the_same_held_out_users(tiny_holdout):
+    trained, held, held_ratings, *_ = tiny_holdout
+    results = protocols.evaluate_all_new_members(trained, held, held_ratings)
+    for name, block in results.items():
+        counts = {m: v["users"] for m, v in block.items() if isinstance(v, dict) and "users" in v}
+        assert len(set(counts.values())) == 1, (name, counts)
+    assert "ease" not in results["cold"]  # nothing to fold in from a profile alone
+    assert "ease" in results["random_5"] and "ease" in results["first_5"]
+
+
+def test_the_floors_choices_do_not_depend_on_the_evaluated_users(tiny_holdout):
+    """λ, β and the smoothing come from the training data alone: evaluating
+    other held-out ratings (half of them dropped) chooses the same."""
+    trained, held, held_ratings, *_ = tiny_holdout
+    fewer = held_ratings.take(np.arange(len(held_ratings)) % 2 == 0)
+    for name, reveal in protocols.NEW_MEMBER_PROTOCOLS:
+        a = protocols.evaluate_new_users(trained, held, held_ratings, reveal, name)
+        b = protocols.evaluate_new_users(trained, held, fewer, reveal, name)
+        assert a["chosen"] == b["chosen"]
+        assert a["model"] != b["model"]  # the evaluation itself did change

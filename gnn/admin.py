@@ -28,9 +28,13 @@ class _MetricsMixin:
     def cold_ndcg(self, obj):
         return _figure(obj.metrics, "cold", "ndcg_at_10")
 
-    @admin.display(description="after 5 ratings NDCG@10")
+    @admin.display(description="after 5 first ratings NDCG@10")
     def first5_ndcg(self, obj):
         return _figure(obj.metrics, "first_5", "ndcg_at_10")
+
+    @admin.display(description="after 5 random ratings NDCG@10")
+    def random5_ndcg(self, obj):
+        return _figure(obj.metrics, "random_5", "ndcg_at_10")
 
     @admin.display(description="metrics beside the floors")
     def metrics_table(self, obj):
@@ -57,6 +61,7 @@ class TrainingRunAdmin(_MetricsMixin, admin.ModelAdmin):
         "warm_ndcg",
         "cold_ndcg",
         "first5_ndcg",
+        "random5_ndcg",
     )
     list_filter = ("status", "trigger")
     readonly_fields = (
@@ -129,6 +134,7 @@ class ModelVersionAdmin(_MetricsMixin, admin.ModelAdmin):
         "warm_ndcg",
         "cold_ndcg",
         "first5_ndcg",
+        "random5_ndcg",
         "training_run",
     )
     readonly_fields = ("version", "created_at", "data", "training_run", "metrics_table")

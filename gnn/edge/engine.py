@@ -25,11 +25,14 @@ from gnn.ml.graph import build_graph
 from gnn.ml.inference import (
     MovieCache,
     build_cache_from_graph,
+    channels,
     embed_one_user,
+    item_item_one,
     predicted_ratings,
+    prior_scores,
     rank_scores,
 )
-from gnn.ml.network import Recommender
+from gnn.ml.network import Recommender, prior_keys
 from gnn.ml.training import load_model
 
 log = logging.getLogger("gnn.inference")
@@ -76,7 +79,13 @@ class Engine:
     def recommend(self, *, user, rated, exclude, k: int) -> list[tuple]:
         """Top-k rows (movie pk, ranking score, predicted rating, because pk)."""
         zu, bu = self.embed(user, rated)
-        scores = rank_scores(self.cache, zu)[0]
+        rows = [(self.movie_row[m], v) for m, v in rated if m in self.movie_row]
+        channel = item_item_one(
+            self.cache,
+            torch.tensor([r for r, _ in rows], dtype=torch.long),
+            torch.tensor([v for _, v in rows], dtype=torch.long),
+        )
+        scores = rank_scores(self.cache, zu, channels(channel, self._prior(user, len(rows))))[0]
         blocked = [self.movie_row[m] for m in exclude if m in self.movie_row]
         if blocked:
             scores[torch.tensor(blocked)] = float("-inf")
@@ -90,6 +99,12 @@ class Engine:
             (int(self.movie_ids[row]), float(scores[row]), round(float(p), 2), because[i])
             for i, (row, p) in enumerate(zip(top.tolist(), predicted.tolist(), strict=True))
         ]
+
+    def _prior(self, user, n_ratings: int):
+        """The demographic prior of the member's group, weighted for their count."""
+        age = np.nan if user.age is None else float(user.age)
+        key = prior_keys([age], [user.gender or ""], self.preprocessor.state["age_mean"])
+        return prior_scores(self.cache, key, np.array([n_ratings]))
 
     def _because(self, top: torch.Tensor, rated) -> list[int | None]:
         """For each recommended movie, the liked movie of the member's that is

@@ -129,6 +129,7 @@ def train_from_database(
         "hyperparameters": cfg.as_dict(),
         "training_seconds": round(trained.seconds, 1),
         "best_step": trained.best_step,
+        "chosen_on_validation": trained.chosen,
         "torch_threads": torch.get_num_threads(),
     }
     version = registry.publish(

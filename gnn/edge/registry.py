@@ -31,7 +31,7 @@ import torch
 
 # Bump when the artifact layout or the model's state_dict shape changes in a
 # way older code cannot read.
-FORMAT = 2  # 2: the centred-rating channel and the baseline movie biases
+FORMAT = 3  # 2: the centred-rating channel and baseline movie biases; 3: the item-item channel
 KEEP = 3
 _STALE_TEMP_SECONDS = 3600
 
@@ -146,6 +146,14 @@ def current_version(root: Path) -> str | None:
     except (FileNotFoundError, OSError):
         return None
     return Path(target).name
+
+
+def is_current_format(root: Path, version: str) -> bool:
+    """Whether this code can serve ``version`` (its artifact format is ours)."""
+    try:
+        return read_metadata(versions_dir(root) / version).get("format") == FORMAT
+    except ModelVersionError:
+        return False
 
 
 def load_version(root: Path, version: str) -> LoadedVersion:

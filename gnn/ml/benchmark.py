@@ -120,7 +120,9 @@ def run_warm(directory: Path, fold: int, cfg: Config, training_seeds: int = 1) -
     for offset in range(training_seeds):
         trained = train(dataset, replace(cfg, seed=cfg.seed + offset), show_bar=True)
         floors = floors or protocols.floors_for(trained)
-        runs.append(protocols.evaluate_warm(trained, test, floors))
+        run = protocols.evaluate_warm(trained, test, floors)
+        run["model_chosen"] = trained.chosen
+        runs.append(run)
         seconds.append(trained.seconds)
         steps.append(trained.best_step)
     result = summarise(runs, "seeds")
@@ -161,7 +163,7 @@ def run_cold(directory: Path, cfg: Config, holdouts: int = 5) -> dict:
         held_ratings = remap_users(everything, held_rows, len(users))
         results = protocols.evaluate_all_new_members(trained, held, held_ratings)
         for name, key in COLD_KEYS.items():
-            per_protocol[key].append(results[name])
+            per_protocol[key].append({**results[name], "model_chosen": trained.chosen})
     out = {key: summarise(runs, "holdouts") for key, runs in per_protocol.items()}
     out["training_seconds"] = round(float(np.mean(seconds)), 1)
     out["holdouts"] = holdouts

@@ -38,8 +38,25 @@ def top_k(scores: np.ndarray, exclude: Sequence[np.ndarray], k: int = K) -> np.n
     for row, items in enumerate(exclude):
         if len(items):
             scores[row, np.asarray(items, dtype=np.int64)] = -np.inf
-    # A stable sort keeps tied items in index order: deterministic results.
-    return np.argsort(-scores, axis=1, kind="stable")[:, : min(k, scores.shape[1])]
+    n_rows, n_items = scores.shape
+    k = min(k, n_items)
+    if k == 0 or n_rows == 0:
+        return np.empty((n_rows, k), dtype=np.int64)
+    if 4 * k >= n_items:
+        # A stable sort keeps tied items in index order: deterministic results.
+        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    # The same answer without sorting whole rows: the k-th best value per row,
+    # every item above it, then the lowest-index items equal to it.
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
+    above = scores > kth[:, None]
+    tied = scores == kth[:, None]
+    ranked = np.empty((n_rows, k), dtype=np.int64)
+    for row in range(n_rows):
+        best = np.flatnonzero(above[row])
+        candidates = np.concatenate([best, np.flatnonzero(tied[row])[: k - len(best)]])
+        order = np.lexsort((candidates, -scores[row, candidates]))
+        ranked[row] = candidates[order]
+    return ranked
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ import numpy as np
 from gnn.ml import evaluation
 from gnn.ml.data import Ratings, Users
 
-LAMBDAS = (50.0, 100.0, 200.0, 350.0, 500.0, 750.0, 1000.0, 1500.0, 2500.0)
+LAMBDAS = (50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0)
 BETAS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 SMOOTHINGS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 VALIDATION_SHARE = 0.2
@@ -202,10 +202,9 @@ class Floors:
                 smoothing=self.group_smoothing(),
             )  # fmt: skip
             prior = normalised_prior(fit_groups_scores)[self.groups[valid_rows]]
-            X = liked_matrix(fit.user, fit.movie, fit.value, (n_users, self.n_items))
             best = (-1.0, LAMBDAS[0], BETAS[0])
             for lam in LAMBDAS if len(valid_rows) else ():
-                folded = given_X[valid_rows] @ ease_weights(X, lam)
+                folded = given_X[valid_rows] @ self._validation_ease(lam)
                 for beta in BETAS:
                     score = _ndcg(folded + beta * prior, exclude, wanted)
                     # Ties: the smaller λ, then the smaller β (earlier in the grid).
@@ -215,6 +214,17 @@ class Floors:
             self.chosen[key] = {"lambda": round(best[1] / fitted_share, 1), "beta": best[2]}
         choice = self.chosen[key]
         return choice["lambda"], choice["beta"]
+
+    def _validation_ease(self, lam: float) -> np.ndarray:
+        """EASE fitted on the training users outside the validation users
+        (shared by every few-shot protocol)."""
+        key = ("validation", lam)
+        if key not in self._weights:
+            r = self.ratings
+            fit = r.take(np.isin(r.user, self._train_rows))
+            X = liked_matrix(fit.user, fit.movie, fit.value, (len(self.users), self.n_items))
+            self._weights[key] = ease_weights(X, lam)
+        return self._weights[key]
 
     def ease_few_shot_scores(
         self, name: str, reveal: Reveal, given: Ratings, groups: np.ndarray, n_held: int

@@ -32,6 +32,15 @@ class MovieCache:
     # [M, T, d]: with these, one user's embedding costs O(ratings x d).
     messages1: torch.Tensor
     messages2: torch.Tensor
+    # The item-item channel: weights between movie nodes [M, M] (None when
+    # the model has none) and its weight scale * n / (n + half).
+    ease: torch.Tensor | None = None
+    ease_scale: float = 0.0
+    ease_half: float = 0.0
+    # The demographic prior [groups, M] and its weight scale * half / (n + half).
+    prior: torch.Tensor | None = None
+    prior_scale: float = 0.0
+    prior_half: float = 1.0
 
 
 @torch.no_grad()
@@ -51,6 +60,12 @@ def build_cache(model: Recommender, user_x, movie_x, movie_rows, ui, mi, r) -> M
         user_bias=model.user_bias(ui, mi, r, user_x.size(0), tables.rate_bias),
         messages1=model.conv1_mu.source_messages(out["m0"]),
         messages2=model.conv2_mu.source_messages(out["m1"]),
+        ease=tables.ease,
+        ease_scale=float(model.ease_scale),
+        ease_half=float(model.ease_half),
+        prior=tables.prior,
+        prior_scale=float(model.prior_scale),
+        prior_half=float(model.prior_half),
     )
 
 
@@ -120,9 +135,68 @@ def embed_one_user(model: Recommender, cache: MovieCache, user_x, rows, values):
     return zu, bu
 
 
+def item_item_weight(scale: float, half: float, n: torch.Tensor) -> torch.Tensor:
+    """The channel's weight for members with n ratings: scale * n / (n + half)."""
+    n = n.float()
+    return scale * n / (n + half).clamp(min=1e-9)
+
+
+def item_item_inputs(ui, mi, r, n_users: int, n_movies: int) -> torch.Tensor:
+    """The channel's input: each rating as value / 5 in a [users, movies] matrix."""
+    X = torch.zeros(n_users, n_movies)
+    X[ui, mi] = r.float() / 5.0
+    return X
+
+
 @torch.no_grad()
-def rank_scores(cache: MovieCache, zu: torch.Tensor) -> torch.Tensor:
-    return zu @ cache.m.T + cache.rank_bias
+def item_item_scores(cache: MovieCache, ui, mi, r, n_users: int):
+    """The item-item channel of a batch of users from their edges (row in the
+    batch, movie node, value) [n_users, M], or None when the model has none."""
+    if cache.ease is None or cache.ease.numel() == 0 or cache.ease_scale == 0:
+        return None
+    X = item_item_inputs(ui, mi, r, n_users, cache.ease.size(0))
+    n = torch.bincount(ui, minlength=n_users)
+    weight = item_item_weight(cache.ease_scale, cache.ease_half, n)
+    return weight[:, None] * (X @ cache.ease)
+
+
+@torch.no_grad()
+def item_item_one(cache: MovieCache, rows, values):
+    """One user's item-item channel [1, M]: their ratings' rows of the weights."""
+    if cache.ease is None or cache.ease.numel() == 0 or cache.ease_scale == 0:
+        return None
+    weight = item_item_weight(cache.ease_scale, cache.ease_half, torch.tensor(len(rows)))
+    total = (values.float()[:, None] / 5.0 * cache.ease[rows]).sum(0, keepdim=True)
+    return weight * total
+
+
+def prior_weight(scale: float, half: float, n: torch.Tensor) -> torch.Tensor:
+    """The prior's weight for members with n ratings: scale * half / (n + half)."""
+    return scale * half / (n.float() + half)
+
+
+@torch.no_grad()
+def prior_scores(cache: MovieCache, keys, counts):
+    """The demographic prior of members with these prior ``keys``
+    (gnn.ml.network.prior_keys) and ``counts`` ratings each [n, M], or None."""
+    if cache.prior is None or cache.prior.numel() == 0 or cache.prior_scale == 0:
+        return None
+    weight = prior_weight(cache.prior_scale, cache.prior_half, torch.as_tensor(counts))
+    return weight[:, None] * cache.prior[torch.as_tensor(keys, dtype=torch.long)]
+
+
+def channels(*parts):
+    """The sum of the channels that are present (None when none is)."""
+    present = [p for p in parts if p is not None]
+    return sum(present[1:], present[0]) if present else None
+
+
+@torch.no_grad()
+def rank_scores(cache: MovieCache, zu: torch.Tensor, item_item=None) -> torch.Tensor:
+    """The ranking score of every movie: z_u . z_m + rank bias, plus the
+    item-item channel of the user's liked movies when the model has one."""
+    scores = zu @ cache.m.T + cache.rank_bias
+    return scores if item_item is None else scores + item_item
 
 
 @torch.no_grad()

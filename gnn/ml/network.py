@@ -27,6 +27,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -65,6 +66,25 @@ class Config:
     rate_weight: float = 1.0
     rank_pos_min: int = 4  # ranking positives: target ratings of at least this
     bias_shrink: float = 5.0  # user bias = sum(residuals) / (n + shrink)
+    # The item-item channel beside the message passing: EASE (a closed-form
+    # item-item model) over the member's ratings (value / 5), added to the
+    # ranking score with weight scale * n / (n + half) for a member with n
+    # ratings. λ, scale and half are chosen on the validation share.
+    ease: bool = True
+    ease_lambdas: tuple = (50.0, 100.0, 200.0, 350.0, 500.0)
+    ease_scales: tuple = (0.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+    ease_halves: tuple = (0.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 1e9)
+    # The demographic prior new members start from: log of the share of likes
+    # among members of about their age (a Gaussian kernel over years) and of
+    # their gender (other genders count ``prior_other_genders`` as much),
+    # smoothed toward the overall share; weight scale * half / (n + half) for
+    # a member with n ratings, so that their own ratings take over.
+    prior: bool = True
+    prior_bandwidths: tuple = (3.0, 8.0, 20.0)
+    prior_other_genders: tuple = (0.2, 1.0)
+    prior_smoothings: tuple = (0.1, 1.0)
+    prior_scales: tuple = (0.0, 0.25, 0.5, 1.0, 2.0)
+    prior_halves: tuple = (1.0, 3.0, 10.0, 30.0, 100.0, 1e9)
     ema: float = 0.99  # the weights kept are an exponential moving average
     seed: int = 0
 
@@ -75,15 +95,36 @@ class Config:
     def as_dict(self) -> dict:
         data = asdict(self)
         data["fewshot_ks"] = list(self.fewshot_ks)
+        for name in TUPLES:
+            data[name] = list(getattr(self, name))
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Config:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        if "fewshot_ks" in values:
-            values["fewshot_ks"] = tuple(values["fewshot_ks"])
+        for name in TUPLES:
+            if name in values:
+                values[name] = tuple(values[name])
         return cls(**values)
+
+
+TUPLES = (
+    "fewshot_ks", "ease_lambdas", "ease_scales", "ease_halves", "prior_bandwidths",
+    "prior_other_genders", "prior_smoothings", "prior_scales", "prior_halves",
+)  # fmt: skip
+MAX_AGE = 120
+GENDER_CODES = {"M": 0, "F": 1}  # anything else: 2
+N_PRIOR_KEYS = 3 * (MAX_AGE + 1)
+
+
+def prior_keys(ages, genders, age_fallback: float) -> np.ndarray:
+    """The demographic prior's row for each member: gender x age in years."""
+    ages = np.asarray(ages, dtype=np.float64)
+    ages = np.where(np.isnan(ages), age_fallback, ages)
+    years = np.clip(np.rint(ages), 0, MAX_AGE).astype(np.int64)
+    codes = np.array([GENDER_CODES.get(g, 2) for g in genders], dtype=np.int64)
+    return codes * (MAX_AGE + 1) + years
 
 
 # --- The typed adjacency -------------------------------------------------------
@@ -210,11 +251,24 @@ def fit_baseline(u, m, r, n_users: int, n_movies: int, reg_m: float = 25.0, iter
 class MovieTables:
     """The per-movie parameters of the graph's movie nodes (node order)."""
 
-    def __init__(self, embedding, rank_bias, rate_bias, base_bias):
+    def __init__(self, embedding, rank_bias, rate_bias, base_bias, ease=None, prior=None):
         self.embedding = embedding
         self.rank_bias = rank_bias
         self.rate_bias = rate_bias
         self.base_bias = base_bias
+        self.ease = ease  # item-item weights between the nodes [M, M], or None
+        self.prior = prior  # demographic prior [groups, M], or None
+
+
+def ease_weights(X: torch.Tensor, lam: float) -> torch.Tensor:
+    """EASE (Steck 2019) from a user-movie matrix: G = XᵀX + λI, P = G⁻¹,
+    B = -P / diag(P) with a zero diagonal (float64 for the inverse)."""
+    gram = X.T.double() @ X.double()
+    gram.diagonal().add_(lam)
+    inverse = torch.linalg.inv(gram)
+    weights = -inverse / inverse.diagonal()[None, :]
+    weights.fill_diagonal_(0.0)
+    return weights.float()
 
 
 class Recommender(nn.Module):
@@ -246,6 +300,18 @@ class Recommender(nn.Module):
         self.conv2_um = RatingSAGEConv(d, d, d, cfg.n_types)
         self.rank_bias = nn.Parameter(torch.zeros(n_movies))
         self.rate_bias = nn.Parameter(torch.zeros(n_movies))
+        # The item-item channel: weights fitted in closed form after training
+        # (not by gradient) and its weight in the ranking score, both chosen
+        # on validation (gnn.ml.training.fit_item_item).
+        n_ease = n_movies if cfg.ease else 0
+        self.register_buffer("ease_weights", torch.zeros(n_ease, n_ease))
+        self.register_buffer("ease_scale", torch.tensor(0.0))
+        self.register_buffer("ease_half", torch.tensor(0.0))
+        # The demographic prior [gender x age, movies], fitted and weighted likewise.
+        n_keys = N_PRIOR_KEYS if cfg.prior else 0
+        self.register_buffer("prior_table", torch.zeros(n_keys, n_movies))
+        self.register_buffer("prior_scale", torch.tensor(0.0))
+        self.register_buffer("prior_half", torch.tensor(1.0))
         self.rate_p = nn.Linear(d, d, bias=False)
         self.rate_q = nn.Linear(d, d, bias=False)
         nn.init.normal_(self.rate_p.weight, std=0.02)
@@ -264,18 +330,26 @@ class Recommender(nn.Module):
         """Parameters of the graph's movie nodes; ``rows`` maps nodes to rows
         of the tables (-1: a movie the model never saw). None: the identity."""
         tables = (self.movie_emb.weight, self.rank_bias, self.rate_bias, self.base_bias)
+        ease = self.ease_weights if self.cfg.ease else None
+        prior = self.prior_table if self.cfg.prior else None
         if rows is None:
-            return MovieTables(*tables)
+            return MovieTables(*tables, ease, prior)
         known = rows >= 0
         safe = rows.clamp(min=0)
+        if ease is not None:
+            # A movie the model never saw neither sends nor receives item-item weight.
+            ease = ease[safe][:, safe] * (known[:, None] & known[None, :]).float()
+        if prior is not None:
+            # ... and has no likes yet: the least a group's prior gives.
+            prior = torch.where(known[None, :], prior[:, safe], prior.min(1, keepdim=True).values)
         if bool(known.all()):
-            return MovieTables(*(t[safe] for t in tables))
+            return MovieTables(*(t[safe] for t in tables), ease, prior)
         picked = []
         for table in tables:
             fallback = table.mean(0)
             shape = (-1, *([1] * (table.dim() - 1)))
             picked.append(torch.where(known.view(shape), table[safe], fallback))
-        return MovieTables(*picked)
+        return MovieTables(*picked, ease, prior)
 
     def movie_h0(self, movie_x, tables: MovieTables):
         return self.movie_in(movie_x) + tables.embedding

@@ -24,7 +24,15 @@ import torch
 from gnn.ml import evaluation
 from gnn.ml.data import Ratings, Users
 from gnn.ml.floors import Floors, Reveal
-from gnn.ml.inference import embed_users, predicted_ratings, rank_scores
+from gnn.ml.inference import (
+    channels,
+    embed_users,
+    item_item_scores,
+    predicted_ratings,
+    prior_scores,
+    rank_scores,
+)
+from gnn.ml.network import prior_keys
 from gnn.ml.training import TrainedModel, warm_metrics
 
 
@@ -61,7 +69,19 @@ def evaluate_warm(trained: TrainedModel, test: Ratings, floors: Floors | None = 
     relevant_all = evaluation.relevant_items(test.user, test.movie, test.value, n_users)
     relevant = [relevant_all[u] for u in users]
 
-    model_scores = rank_scores(cache, cache.users[users]).numpy()
+    channel = item_item_scores(
+        cache,
+        torch.as_tensor(seen.user[np.isin(seen.user, users)]),
+        torch.as_tensor(seen.movie[np.isin(seen.user, users)]),
+        torch.as_tensor(seen.value[np.isin(seen.user, users)]),
+        n_users,
+    )
+    rows = torch.as_tensor(users)
+    age_mean = trained.preprocessor.state["age_mean"]
+    groups = prior_keys(trained.users.age, trained.users.gender, age_mean)[users]
+    rated = np.bincount(seen.user, minlength=n_users)[users]
+    extra = channels(None if channel is None else channel[rows], prior_scores(cache, groups, rated))
+    model_scores = rank_scores(cache, cache.users[rows], extra).numpy()
     rmse = warm_metrics(trained.model, cache, seen, test, n_users)["rmse"]
     bias = floors.bias
     return {
@@ -106,7 +126,18 @@ def evaluate_new_users(
         torch.as_tensor(given.movie),
         torch.as_tensor(given.value),
     )
-    scores = rank_scores(cache, zu).numpy()
+    channel = item_item_scores(
+        cache,
+        torch.as_tensor(given.user),
+        torch.as_tensor(given.movie),
+        torch.as_tensor(given.value),
+        n_held,
+    )
+    held_groups = evaluation.demographic_groups(held.age, held.gender)
+    rated = np.bincount(given.user, minlength=n_held)
+    keys = prior_keys(held.age, held.gender, trained.preprocessor.state["age_mean"])
+    extra = channels(channel, prior_scores(cache, keys, rated))
+    scores = rank_scores(cache, zu, extra).numpy()
     exclude = evaluation.items_by_user(given.user, given.movie, n_held)
     relevant = evaluation.relevant_items(test.user, test.movie, test.value, n_held)
     predictions = predicted_ratings(trained.model, cache, zu, bu)
@@ -123,7 +154,6 @@ def evaluate_new_users(
         [bias.user_bias_from(given_by_user[u], values_by_user[u]) for u in range(n_held)]
     )
     bias_predicted = bias.mean + held_bias[test.user] + bias.item_bias[test.movie]
-    held_groups = evaluation.demographic_groups(held.age, held.gender)
     result = {
         "model": model,
         "popularity": _ranking(np.tile(floors.popularity, (n_held, 1)), exclude, relevant, counts),

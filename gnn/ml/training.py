@@ -15,6 +15,7 @@ validation NDCG@10.
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,15 +24,27 @@ import numpy as np
 import torch
 
 from gnn.ml import evaluation
-from gnn.ml.data import Dataset, Movies, Ratings, Users
+from gnn.ml.data import Dataset, Movies, Ratings, Users, remap_users
 from gnn.ml.features import Preprocessor
-from gnn.ml.inference import MovieCache, build_cache, rank_scores
+from gnn.ml.inference import (
+    MovieCache,
+    build_cache,
+    embed_users,
+    item_item_inputs,
+    item_item_weight,
+    prior_weight,
+    rank_scores,
+)
 from gnn.ml.network import (
+    MAX_AGE,
+    N_PRIOR_KEYS,
     N_RATINGS,
     Config,
     Recommender,
+    ease_weights,
     entry_orders,
     fit_baseline,
+    prior_keys,
     restrict_order,
 )
 
@@ -46,6 +59,7 @@ class TrainedModel:
     best_step: int
     seconds: float
     history: list[dict] = field(default_factory=list)
+    chosen: dict = field(default_factory=dict)  # hyperparameters chosen on validation
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {
@@ -175,12 +189,19 @@ def _losses(model, out, edges, inputs_mask, inputs, weight, rate_weight, cfg, ge
 
 @torch.no_grad()
 def warm_metrics(
-    model: Recommender, cache: MovieCache, seen: Ratings, test: Ratings, n_users: int
+    model: Recommender,
+    cache: MovieCache,
+    seen: Ratings,
+    test: Ratings,
+    n_users: int,
+    item_item: torch.Tensor | None = None,
 ) -> dict:
     """Users in the graph, test ratings unseen: RMSE, and full ranking of every
-    movie the user has not rated in ``seen``; relevant = test ratings >= 4."""
+    movie the user has not rated in ``seen``; relevant = test ratings >= 4.
+    ``item_item``: the item-item channel of every graph user [n_users, M]."""
     users = np.unique(test.user)
-    scores = rank_scores(cache, cache.users[users]).numpy()
+    channel = None if item_item is None else item_item[torch.as_tensor(users)]
+    scores = rank_scores(cache, cache.users[users], channel).numpy()
     seen_by_user = evaluation.items_by_user(seen.user, seen.movie, n_users)
     ranked = evaluation.top_k(scores, [seen_by_user[u] for u in users])
     relevant = evaluation.relevant_items(test.user, test.movie, test.value, n_users)
@@ -307,6 +328,11 @@ def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
         bar.close()
     model.load_state_dict(best["state"])
     model.eval()
+    chosen = {}
+    if cfg.ease or cfg.prior:
+        chosen = fit_channels(
+            model, users, user_x, movie_x, train_part, validation, all_ratings, cfg
+        )
     return TrainedModel(
         model=model,
         preprocessor=preprocessor,
@@ -316,7 +342,180 @@ def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
         best_step=best["step"],
         seconds=time.perf_counter() - started,
         history=history,
+        chosen=chosen,
     )
+
+
+def _ndcg(scores: np.ndarray, exclude, relevant) -> float:
+    return evaluation.ranking_metrics(evaluation.top_k(scores, exclude), relevant).ndcg
+
+
+def demographic_prior(
+    keys, ratings: Ratings, n_movies: int, bandwidth: float, other_genders: float,
+    smoothing: float,
+) -> torch.Tensor:  # fmt: skip
+    """log of the share of likes per movie among members like each prior key
+    (gnn.ml.network.prior_keys): a Gaussian kernel over age in years, other
+    genders weighted ``other_genders``, smoothed toward the overall share
+    (``smoothing`` x the catalogue size imaginary likes)."""
+    liked = ratings.value >= evaluation.RELEVANT_FROM
+    counts = np.zeros((N_PRIOR_KEYS, n_movies))
+    np.add.at(counts, (keys[ratings.user[liked]], ratings.movie[liked]), 1.0)
+    counts = counts.reshape(3, MAX_AGE + 1, n_movies)
+    years = np.arange(MAX_AGE + 1, dtype=np.float64)
+    kernel = np.exp(-((years[:, None] - years[None, :]) ** 2) / (2 * bandwidth**2))
+    near = np.einsum("ab,gbm->gam", kernel, counts)
+    mixed = (1 - other_genders) * near + other_genders * near.sum(0, keepdims=True)
+    overall = counts.sum((0, 1)) + 1.0
+    overall /= overall.sum()
+    share = (mixed + smoothing * n_movies * overall) / (
+        mixed.sum(-1, keepdims=True) + smoothing * n_movies
+    )
+    return torch.as_tensor(np.log(share).reshape(N_PRIOR_KEYS, n_movies), dtype=torch.float32)
+
+
+@torch.no_grad()
+def fit_channels(model, users, user_x, movie_x, train_part, validation, all_ratings, cfg) -> dict:
+    """The item-item channel and the demographic prior, chosen after the
+    message passing is trained, on the validation share (the training share
+    as the graph; each validation member's training ratings excluded, their
+    validation ratings ranked):
+
+    - the prior's smoothing and weight, with each member represented by their
+      profile alone;
+    - λ and the channel's weight, with each member represented by all their
+      training ratings;
+    - how fast each fades with the number of ratings, by the sum of NDCG@10
+      of all their ratings and of 5 of them (their 5 earliest, and 5 random
+      ones: both kinds of new member).
+
+    The weights kept are fitted on every rating.
+    """
+    from gnn.ml.protocols import earliest, random_k  # the protocols' own reveals
+
+    n_users, n_movies = user_x.size(0), movie_x.size(0)
+    t = torch.as_tensor
+    tu, tm, tr = t(train_part.user), t(train_part.movie), t(train_part.value)
+    cache = build_cache(model, user_x, movie_x, None, tu, tm, tr)
+    members = np.unique(validation.user)
+    chosen = {"ease_lambda": None, "ease_scale": 0.0, "ease_half": 0.0}
+    chosen.update(prior_smoothing=None, prior_scale=0.0, prior_half=1.0)
+    if not len(members):
+        return chosen
+    keys = prior_keys(users.age, users.gender, float(np.nanmean(users.age)) if len(users) else 30.0)
+    seen = evaluation.items_by_user(train_part.user, train_part.movie, n_users)
+    relevant_all = evaluation.relevant_items(
+        validation.user, validation.movie, validation.value, n_users
+    )
+    exclude = [seen[u] for u in members]
+    relevant = [relevant_all[u] for u in members]
+    rows = t(members)
+
+    def ndcg(scores) -> float:
+        return _ndcg(scores, exclude, relevant)
+
+    def gnn_scores(given: Ratings) -> np.ndarray:
+        given = remap_users(given, members, n_users)
+        zu, _ = embed_users(
+            model, cache, user_x[rows], t(given.user), t(given.movie), t(given.value)
+        )
+        return rank_scores(cache, zu).numpy()
+
+    empty = train_part.take(np.zeros(len(train_part), dtype=bool))
+    mine = train_part.take(np.isin(train_part.user, members))
+    # Each way of representing the members: (model scores, their ratings, counts).
+    views = {"profile": (gnn_scores(empty), empty)}
+    views["all"] = (rank_scores(cache, cache.users[rows]).numpy(), mine)
+    views["earliest"] = (gnn_scores(earliest(mine, 5)[0]), earliest(mine, 5)[0])
+    views["random"] = (gnn_scores(random_k(mine, 5)[0]), random_k(mine, 5)[0])
+    counts = {
+        name: torch.bincount(t(given.user), minlength=n_users)[rows]
+        for name, (_, given) in views.items()
+    }
+
+    prior = None
+    if cfg.prior:
+        base = views["profile"][0]
+        best = (ndcg(base), None, 0.0)
+        tables = {}
+        for setting in itertools.product(
+            cfg.prior_bandwidths, cfg.prior_other_genders, cfg.prior_smoothings
+        ):
+            tables[setting] = demographic_prior(keys, train_part, n_movies, *setting)
+            part = tables[setting][t(keys[members])].numpy()
+            for scale in cfg.prior_scales:
+                if scale and (score := ndcg(base + scale * part)) > best[0] + 1e-9:
+                    best = (score, setting, scale)
+        if best[1] is not None:
+            bandwidth, other_genders, smoothing = best[1]
+            chosen.update(
+                prior_bandwidth=bandwidth, prior_other_genders=other_genders,
+                prior_smoothing=smoothing, prior_scale=best[2],
+            )  # fmt: skip
+            prior = tables[best[1]][t(keys[members])].numpy()
+
+    channel = {}
+    if cfg.ease:
+        X = item_item_inputs(tu, tm, tr, n_users, n_movies)
+        base = views["all"][0]
+        best = (ndcg(base), None, 0.0)
+        fitted = {}
+        for lam in cfg.ease_lambdas:
+            fitted[lam] = ease_weights(X, lam)
+            part = (X[rows] @ fitted[lam]).numpy()
+            for scale in cfg.ease_scales:
+                if scale and (score := ndcg(base + scale * part)) > best[0] + 1e-9:
+                    best = (score, lam, scale)
+        if best[1] is not None:
+            chosen.update(ease_lambda=best[1], ease_scale=best[2])
+            weights = fitted[best[1]]
+            for name, (_, given) in views.items():
+                local = remap_users(given, members, n_users)
+                inputs = item_item_inputs(
+                    t(local.user), t(local.movie), t(local.value), len(members), n_movies
+                )
+                channel[name] = (inputs @ weights).numpy()
+
+    # How fast each fades, on every view but the profile alone (no ratings):
+    # the channel's first (the prior at its fastest fade), then the prior's.
+    def fitness(ease_half: float, prior_half: float) -> float:
+        total = 0.0
+        for name, weight in (("all", 1.0), ("earliest", 0.5), ("random", 0.5)):
+            scores = views[name][0].copy()
+            n = counts[name]
+            if channel:
+                w = item_item_weight(chosen["ease_scale"], ease_half, n).numpy()
+                scores += w[:, None] * channel[name]
+            if prior is not None:
+                w = prior_weight(chosen["prior_scale"], prior_half, n).numpy()
+                scores += w[:, None] * prior
+            total += weight * ndcg(scores)
+        return total
+
+    fastest = min(cfg.prior_halves)
+    if channel:
+        chosen["ease_half"] = max(cfg.ease_halves, key=lambda h: (fitness(h, fastest), -h))
+    if prior is not None:
+        chosen["prior_half"] = max(
+            cfg.prior_halves, key=lambda h: (fitness(chosen["ease_half"], h), -h)
+        )
+
+    if channel:
+        everything = item_item_inputs(
+            t(all_ratings.user), t(all_ratings.movie), t(all_ratings.value), n_users, n_movies
+        )
+        model.ease_weights.copy_(ease_weights(everything, chosen["ease_lambda"]))
+        model.ease_scale.fill_(chosen["ease_scale"])
+        model.ease_half.fill_(chosen["ease_half"])
+    if prior is not None:
+        table = demographic_prior(
+            keys, all_ratings, n_movies, chosen["prior_bandwidth"],
+            chosen["prior_other_genders"], chosen["prior_smoothing"],
+        )  # fmt: skip
+        model.prior_table.copy_(table)
+        model.prior_scale.fill_(chosen["prior_scale"])
+        model.prior_half.fill_(chosen["prior_half"])
+    return chosen
 
 
 def _progress_bar(total: int, show: bool):

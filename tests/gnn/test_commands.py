@@ -1,6 +1,7 @@
 """The operators' model commands."""
 
 import io
+import re
 
 import pytest
 from django.conf import settings
@@ -15,7 +16,13 @@ def test_train_model_prints_the_metrics_table_beside_the_floors(seeded):
     call_command("train_model", epochs=20, stdout=out)
     text = out.getvalue()
     assert "NDCG@10, new members (profile only)" in text
+    assert "NDCG@10, new members after 5 random ratings" in text
     assert "Popularity in demographic group" in text
+    # EASE is a floor of members in training and of new members with ratings.
+    header = next(line for line in text.splitlines() if line.startswith("measure"))
+    assert header.rstrip().endswith("EASE")
+    warm = next(line for line in text.splitlines() if line.startswith("NDCG@10, members"))
+    assert re.fullmatch(r"\d\.\d{3}", warm.split()[-1])  # EASE's figure, not "-"
     assert "now serving" in text
 
 

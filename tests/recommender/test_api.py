@@ -13,6 +13,9 @@ def test_model_info_and_health(client, trained):
     info = client.get("/api/model/info").json()
     assert info["serving"] and info["version"] == trained
     assert "ndcg_at_10" in info["metrics"]["warm"]["model"]
+    # The floors beside the model, EASE among them, with the beyond-accuracy figures.
+    assert {"popularity", "bias", "ease"} <= set(info["metrics"]["warm"])
+    assert "coverage_at_10" in info["metrics"]["random_5"]["ease"]
     health = client.get("/api/health")
     assert health.status_code == 200
     assert health.json()["database"]["ok"] and health.json()["model_version"] == trained

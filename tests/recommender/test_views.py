@@ -114,3 +114,11 @@ def test_members_home_page_query_count_is_pinned(
     # session, user, popular movies not rated yet, their genres
     with django_assert_num_queries(4):
         client.get(reverse("home"))
+
+
+def test_model_page_shows_the_figures_beside_every_floor(client, trained):
+    response = client.get(reverse("model"))
+    assert response.status_code == 200
+    for floor in ("Popularity", "User + item bias", "Popularity in demographic group", "EASE"):
+        assert f'<th scope="col">{floor}</th>' in response.text
+    assert "NDCG@10, new members after 5 random ratings" in response.text

@@ -10,7 +10,7 @@ class Command(BaseCommand):
     help = (
         "Make a fresh checkout serve: apply migrations, collect static files "
         "(production), import MovieLens 100K when the catalogue is empty and train a "
-        "first model when none exists. "
+        "first model when none exists or the served one is of an older artifact format. "
         "Safe to run on every start."
     )
 
@@ -27,6 +27,13 @@ class Command(BaseCommand):
         serving = registry.current_version(settings.MODELS_DIR)
         if serving is None:
             self.stdout.write("Training a first model (first start only, about a minute)...")
+            call_command("train_model", stdout=self.stdout, stderr=self.stderr)
+        elif not registry.is_current_format(settings.MODELS_DIR, serving):
+            # Until then the site serves popularity: this code refuses the old version.
+            self.stdout.write(
+                f"Model version {serving} was written by an older release (artifact format "
+                f"other than {registry.FORMAT}); training a new one..."
+            )
             call_command("train_model", stdout=self.stdout, stderr=self.stderr)
         else:
             self.stdout.write(f"Serving model version {serving}.")

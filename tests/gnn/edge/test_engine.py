@@ -60,3 +60,55 @@ def test_preprocessor_state_round_trips_through_json(engine):
 
     again = Preprocessor(json.loads(json.dumps(engine.preprocessor.state)))
     assert again.state == engine.preprocessor.state
+
+
+def test_a_served_score_is_the_evaluated_score_channels_included(engine, member):
+    """What the benchmark measures (batch maths over many members) is what a
+    request serves (one member): the same scores, item-item channel and
+    demographic prior included."""
+    import dataclasses
+
+    # Both channels on, whatever the fixture's validation chose for them.
+    n = engine.cache.m.size(0)
+    weights = torch.rand(n, n, generator=torch.Generator().manual_seed(0)) - 0.5
+    cache = dataclasses.replace(
+        engine.cache, ease=weights, ease_scale=3.0, ease_half=4.0,
+        prior=torch.randn(engine.cache.prior.shape, generator=torch.Generator().manual_seed(1)),
+        prior_scale=1.5, prior_half=2.0,
+    )  # fmt: skip
+    engine = dataclasses.replace(engine, cache=cache)
+    from gnn.ml.inference import (
+        channels,
+        embed_users,
+        item_item_scores,
+        prior_scores,
+        rank_scores,
+    )
+    from gnn.ml.network import prior_keys
+
+    liked = [int(m) for m in engine.movie_ids[:3]]
+    disliked = [int(m) for m in engine.movie_ids[3:5]]
+    rated = [(m, 5) for m in liked] + [(m, 2) for m in disliked]
+    served = engine.recommend(user=member, rated=rated, exclude=set(), k=10)
+
+    rows = torch.tensor([engine.movie_row[m] for m, _ in rated])
+    values = torch.tensor([v for _, v in rated])
+    user_x = engine.preprocessor.user_features(
+        Users(
+            ids=np.array([member.pk]),
+            age=np.array([float(member.age)]),
+            gender=[member.gender],
+            occupation=[member.occupation],
+            zip_code=[member.zip_code],
+        )
+    )
+    batch = torch.zeros(len(rated), dtype=torch.long)
+    zu, _ = embed_users(engine.model, engine.cache, user_x, batch, rows, values)
+    keys = prior_keys([member.age], [member.gender], 30.0)
+    extra = channels(
+        item_item_scores(engine.cache, batch, rows, values, 1),
+        prior_scores(engine.cache, keys, np.array([len(rated)])),
+    )
+    scores = rank_scores(engine.cache, zu, extra)[0]
+    for movie_id, score, _, _ in served:
+        assert score == pytest.approx(float(scores[engine.movie_row[movie_id]]), abs=1e-4)

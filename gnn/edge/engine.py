@@ -54,7 +54,8 @@ class Engine:
     built_seconds: float
     graph_user_ids: np.ndarray  # row -> User pk of the users in the graph
     # The visible catalogue when built (genres prefetched), so that a cached
-    # list is served without touching the database. Read-only: callers copy.
+    # list is served without touching the database. Read-only: every request
+    # shares these objects.
     movies: dict[int, Movie]
 
     @property
@@ -65,26 +66,26 @@ class Engine:
 
     # --- per request ---------------------------------------------------------
 
+    def _rated_rows(self, rated: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(movie rows, values) of the member's ratings of movies the engine knows."""
+        known = [(self.movie_row[m], v) for m, v in rated if m in self.movie_row]
+        rows = torch.tensor([r for r, _ in known], dtype=torch.long)
+        return rows, torch.tensor([v for _, v in known], dtype=torch.long)
+
     def embed(self, user, rated: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        rows = [(self.movie_row[m], v) for m, v in rated if m in self.movie_row]
-        return embed_one_user(
-            self.model,
-            self.cache,
-            self.preprocessor.user_features(user_table([user])),
-            torch.tensor([r for r, _ in rows], dtype=torch.long),
-            torch.tensor([v for _, v in rows], dtype=torch.long),
-        )
+        rows, values = self._rated_rows(rated)
+        return self._embed(user, rows, values)
+
+    def _embed(self, user, rows, values):
+        user_x = self.preprocessor.user_features(user_table([user]))
+        return embed_one_user(self.model, self.cache, user_x, rows, values)
 
     @torch.no_grad()
     def recommend(self, *, user, rated, exclude, k: int) -> list[tuple]:
         """Top-k rows (movie pk, ranking score, predicted rating, because pk)."""
-        zu, bu = self.embed(user, rated)
-        rows = [(self.movie_row[m], v) for m, v in rated if m in self.movie_row]
-        channel = item_item_one(
-            self.cache,
-            torch.tensor([r for r, _ in rows], dtype=torch.long),
-            torch.tensor([v for _, v in rows], dtype=torch.long),
-        )
+        rows, values = self._rated_rows(rated)
+        zu, bu = self._embed(user, rows, values)
+        channel = item_item_one(self.cache, rows, values)
         scores = rank_scores(self.cache, zu, channels(channel, self._prior(user, len(rows))))[0]
         blocked = [self.movie_row[m] for m in exclude if m in self.movie_row]
         if blocked:
@@ -101,7 +102,8 @@ class Engine:
         ]
 
     def _prior(self, user, n_ratings: int):
-        """The demographic prior of the member's group, weighted for their count."""
+        """The demographic prior for the member's age and gender, weighted for
+        their number of ratings."""
         age = np.nan if user.age is None else float(user.age)
         key = prior_keys([age], [user.gender or ""], self.preprocessor.state["age_mean"])
         return prior_scores(self.cache, key, np.array([n_ratings]))

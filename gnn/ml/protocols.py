@@ -69,11 +69,12 @@ def evaluate_warm(trained: TrainedModel, test: Ratings, floors: Floors | None = 
     relevant_all = evaluation.relevant_items(test.user, test.movie, test.value, n_users)
     relevant = [relevant_all[u] for u in users]
 
+    theirs = seen.take(np.isin(seen.user, users))  # the channel of the evaluated users only
     channel = item_item_scores(
         cache,
-        torch.as_tensor(seen.user[np.isin(seen.user, users)]),
-        torch.as_tensor(seen.movie[np.isin(seen.user, users)]),
-        torch.as_tensor(seen.value[np.isin(seen.user, users)]),
+        torch.as_tensor(theirs.user),
+        torch.as_tensor(theirs.movie),
+        torch.as_tensor(theirs.value),
         n_users,
     )
     rows = torch.as_tensor(users)

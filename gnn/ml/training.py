@@ -189,19 +189,13 @@ def _losses(model, out, edges, inputs_mask, inputs, weight, rate_weight, cfg, ge
 
 @torch.no_grad()
 def warm_metrics(
-    model: Recommender,
-    cache: MovieCache,
-    seen: Ratings,
-    test: Ratings,
-    n_users: int,
-    item_item: torch.Tensor | None = None,
+    model: Recommender, cache: MovieCache, seen: Ratings, test: Ratings, n_users: int
 ) -> dict:
     """Users in the graph, test ratings unseen: RMSE, and full ranking of every
-    movie the user has not rated in ``seen``; relevant = test ratings >= 4.
-    ``item_item``: the item-item channel of every graph user [n_users, M]."""
+    movie the user has not rated in ``seen`` by the message passing alone (the
+    checkpoint is chosen on it); relevant = test ratings >= 4."""
     users = np.unique(test.user)
-    channel = None if item_item is None else item_item[torch.as_tensor(users)]
-    scores = rank_scores(cache, cache.users[users], channel).numpy()
+    scores = rank_scores(cache, cache.users[users]).numpy()
     seen_by_user = evaluation.items_by_user(seen.user, seen.movie, n_users)
     ranked = evaluation.top_k(scores, [seen_by_user[u] for u in users])
     relevant = evaluation.relevant_items(test.user, test.movie, test.value, n_users)
@@ -426,8 +420,9 @@ def fit_channels(model, users, user_x, movie_x, train_part, validation, all_rati
     # Each way of representing the members: (model scores, their ratings, counts).
     views = {"profile": (gnn_scores(empty), empty)}
     views["all"] = (rank_scores(cache, cache.users[rows]).numpy(), mine)
-    views["earliest"] = (gnn_scores(earliest(mine, 5)[0]), earliest(mine, 5)[0])
-    views["random"] = (gnn_scores(random_k(mine, 5)[0]), random_k(mine, 5)[0])
+    for name, reveal in (("earliest", earliest), ("random", random_k)):
+        given, _ = reveal(mine, 5)
+        views[name] = (gnn_scores(given), given)
     counts = {
         name: torch.bincount(t(given.user), minlength=n_users)[rows]
         for name, (_, given) in views.items()

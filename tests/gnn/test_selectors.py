@@ -133,3 +133,33 @@ def test_without_a_model_recommendations_fall_back_to_popularity(seeded, member)
 @pytest.fixture
 def instant_checks(settings):
     settings.MODEL_CHECK_INTERVAL = 0.02
+
+
+def _profile(django_user_model, name, age, gender, occupation):
+    return django_user_model.objects.create_user(
+        username=name, password="correct horse battery", age=age, gender=gender,
+        occupation=occupation,
+    )  # fmt: skip
+
+
+def test_identical_profiles_get_identical_lists(trained, django_user_model):
+    first = _profile(django_user_model, "teen", 15, "M", "student")
+    second = _profile(django_user_model, "twin", 15, "M", "student")
+
+    assert ids(recommendations_for(user=second, n=10)) == ids(recommendations_for(user=first, n=10))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not reached yet (at most 5 of 10 shared): the fixture-trained model shares 9",
+)
+def test_new_members_of_very_different_ages_get_clearly_different_lists(trained, django_user_model):
+    # The fixtures' young members like action and sci-fi, the older ones drama
+    # and romance: a newcomer's list from the profile alone should show it.
+    teen = _profile(django_user_model, "teen", 15, "M", "student")
+    elder = _profile(django_user_model, "elder", 70, "F", "retired")
+
+    teen_list = ids(recommendations_for(user=teen, n=10))
+    elder_list = ids(recommendations_for(user=elder, n=10))
+
+    assert len(set(teen_list) & set(elder_list)) <= 5, (teen_list, elder_list)

@@ -12,7 +12,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MKL_NUM_THREADS=1 \
     DATA_DIR=/var/lib/recommender/data \
     MODELS_DIR=/var/lib/recommender/models \
-    STATIC_ROOT=/app/staticfiles
+    STATIC_ROOT=/app/staticfiles \
+    # Never configured by a .env that reached the build context.
+    READ_DOTENV=false
 
 WORKDIR /app
 
@@ -35,6 +37,8 @@ RUN useradd --system --create-home --uid 10001 app \
 USER app
 
 EXPOSE 8000
-# bootstrap: migrate, collect static files, import MovieLens on first start.
 ENV GUNICORN_BIND=0.0.0.0:8000
-CMD ["sh", "-c", "python manage.py bootstrap && exec gunicorn --config gunicorn.conf.py recommender.wsgi"]
+HEALTHCHECK --interval=15s --timeout=10s --start-period=300s --retries=3 CMD ["scripts/healthcheck"]
+# Bootstrap first (retried until it succeeds; one container at a time), then serve.
+ENTRYPOINT ["scripts/container-start"]
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "recommender.wsgi"]

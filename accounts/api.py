@@ -16,7 +16,7 @@ from core.api import (
     Text,
     form_problems,
 )
-from core.ratelimit import LOGIN, SIGNUP, enforce
+from core.ratelimit import LOGIN, SIGNUP, enforce, refuse_if_failing
 
 router = Router(tags=["users"])
 
@@ -109,6 +109,7 @@ def create_user(request, payload: UserIn):
 def create_token(request, payload: Credentials):
     """A new API token for an existing member, from their username and password."""
     enforce(request, LOGIN)
+    refuse_if_failing(payload.username)
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None:
         raise ApiError(401, "Wrong username or password.")

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from accounts.models import Gender, Occupation, User
+from core.ratelimit import RateLimited, refuse_if_failing
 
 _DEMOGRAPHIC_FIELDS = ("age", "gender", "occupation", "zip_code")
 ZIP_HELP = "Optional. The first digit tells the recommender your region."
@@ -16,7 +17,12 @@ class NoColonLabels:
 
 
 class LoginForm(NoColonLabels, AuthenticationForm):
-    pass
+    def clean(self):
+        try:
+            refuse_if_failing(self.cleaned_data.get("username", ""))
+        except RateLimited as error:
+            raise forms.ValidationError(error.message, code="too_many_failures") from None
+        return super().clean()
 
 
 class DemographicsMixin(NoColonLabels, forms.Form):

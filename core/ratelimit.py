@@ -4,12 +4,27 @@ Each limit is a named :class:`RateLimit` (``LOGIN``, ``SIGNUP``, ``RATINGS``)
 whose rate, "N/S", comes from a setting: at most N attempts per S seconds per
 key (a user, or an IP address for visitors). Over the limit, the answer is 429 with Retry-After.
 With CACHE_URL pointing at Redis the count is shared by all web processes;
-with the per-process default cache each process counts on its own.
+with the per-process default cache each process counts on its own. When the
+cache is down the limits fail open (with a warning): a visitor is never
+refused because a counter cannot be read.
+
+A visitor's address is the peer's, or, when the peer is one of
+TRUSTED_PROXIES, the nearest address in X-Forwarded-For that is not a
+trusted proxy: behind a reverse proxy the limits stay per visitor instead of
+becoming site-wide, and a visitor cannot pick their own address by sending
+the header directly.
+
+Failed log-ins are also counted per username (``LOGIN_FAILURES``, failures
+only): past the limit that account's log-in asks to wait until the window
+ends. It never locks the account; a guesser can delay a member by one
+window at most.
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -20,6 +35,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from core.env import parse_rate
+
+log = logging.getLogger("core.ratelimit")
 
 
 @dataclass(frozen=True)
@@ -37,20 +54,65 @@ class RateLimit:
 LOGIN = RateLimit("login", "RATE_LIMIT_LOGIN", "log-in attempts", per_user=False)
 SIGNUP = RateLimit("signup", "RATE_LIMIT_SIGNUP", "sign-ups from your address", per_user=False)
 RATINGS = RateLimit("ratings", "RATE_LIMIT_RATINGS", "rating changes", per_user=True)
+LOGIN_FAILURES = RateLimit(
+    "login-failures", "RATE_LIMIT_LOGIN_FAILURES", "failed log-ins for this account",
+    per_user=False,
+)  # fmt: skip
+
+
+def _networks(entries) -> list:
+    return [ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip()]
+
+
+@functools.cache
+def _trusted(entries: tuple[str, ...]) -> list:
+    return _networks(entries)
+
+
+def _is_trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _trusted(tuple(settings.TRUSTED_PROXIES)))
 
 
 def client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "unknown")
+    """The visitor's address (see the module's docstring)."""
+    peer = request.META.get("REMOTE_ADDR", "") or "unknown"
+    if not settings.TRUSTED_PROXIES or not _is_trusted(peer):
+        return peer
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # a malformed chain: trust nothing beyond the proxy
+        if not _is_trusted(hop):
+            return hop
+    return peer
+
+
+def _window(rate: str):
+    limit = parse_rate(rate)
+    if limit is None:
+        return None
+    count, window = limit
+    now = time.time()
+    bucket = int(now // window)
+    return count, window, now, bucket
+
+
+def _wait(window: int, now: float, bucket: int) -> int:
+    return max(1, math.ceil((bucket + 1) * window - now))
 
 
 def hit(name: str, key: str, rate: str) -> int:
     """Count an attempt; 0 if allowed, else the seconds to wait."""
-    limit = parse_rate(rate)
-    if limit is None:
+    parts = _window(rate)
+    if parts is None:
         return 0
-    count, window = limit
-    now = time.time()
-    bucket = int(now // window)
+    count, window, now, bucket = parts
     cache_key = f"ratelimit:{name}:{key}:{bucket}"
     cache.add(cache_key, 0, window + 1)
     try:
@@ -58,9 +120,35 @@ def hit(name: str, key: str, rate: str) -> int:
     except ValueError:  # expired between add and incr
         cache.set(cache_key, 1, window + 1)
         used = 1
-    if used <= count:
+    if used is None:  # the cache is down: fail open rather than refuse everyone
+        log.warning("rate limit %s not enforced: the cache is unavailable", name)
         return 0
-    return max(1, math.ceil((bucket + 1) * window - now))
+    return 0 if used <= count else _wait(window, now, bucket)
+
+
+def over(limit: RateLimit, key: str) -> int:
+    """Without counting: 0 if ``key`` is within ``limit``, else the seconds to wait."""
+    parts = _window(limit.rate)
+    if parts is None:
+        return 0
+    count, window, now, bucket = parts
+    used = cache.get(f"ratelimit:{limit.name}:{key}:{bucket}", 0) or 0
+    return 0 if used < count else _wait(window, now, bucket)
+
+
+def username_key(username: str) -> str:
+    return f"username:{(username or '').strip().lower()[:150]}"
+
+
+def refuse_if_failing(username: str) -> None:
+    """Raise RateLimited while this username is past its failed log-ins."""
+    wait = over(LOGIN_FAILURES, username_key(username))
+    if wait:
+        raise RateLimited(wait, LOGIN_FAILURES.what)
+
+
+def count_failure(username: str) -> None:
+    hit(LOGIN_FAILURES.name, username_key(username), LOGIN_FAILURES.rate)
 
 
 class RateLimited(Exception):

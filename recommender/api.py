@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from accounts.api import router as users_router
 from catalog.api import router as movies_router
 from core.api import ApiError
+from core.cache import cache_state
 from core.ratelimit import RateLimited
 from gnn.api import router as recommendations_router
 from ratings.api import router as ratings_router
@@ -90,6 +91,7 @@ class Health(Schema):
     database: Check
     model: Check
     broker: Check
+    cache: Check
     model_version: str | None
 
 
@@ -117,7 +119,8 @@ def _check_broker() -> Check:
 @api.get("/health", response={200: Health, 503: Health}, auth=None, tags=["system"])
 def health(request):
     """200 while the site can serve (database reachable), 503 when it cannot. A missing
-    model or broker degrades the service (popularity; retraining later) but it serves."""
+    model, broker or cache degrades the service (popularity; retraining later;
+    everything computed afresh) but it serves."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -135,13 +138,16 @@ def health(request):
         detail=f"serving {version}" if version else "no model: recommending by popularity",
     )
     broker = _check_broker()
+    cache_ok, cache_detail = cache_state()
+    cache = Check(ok=cache_ok, detail=cache_detail)
     if not database.ok:
         status = "unavailable"
-    elif model.ok and broker.ok:
+    elif model.ok and broker.ok and cache.ok:
         status = "ok"
     else:
         status = "degraded"
     body = Health(
-        status=status, database=database, model=model, broker=broker, model_version=version
-    )
+        status=status, database=database, model=model, broker=broker, cache=cache,
+        model_version=version,
+    )  # fmt: skip
     return Status(200 if database.ok else 503, body)

@@ -5,6 +5,7 @@ working site on one machine with nothing to install (SQLite under data/);
 production secrets have no default.
 """
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -24,7 +25,10 @@ from core.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-load_env_file(BASE_DIR / ".env")
+# The Docker image sets READ_DOTENV=false: whatever a build context holds,
+# production is configured by its real environment alone.
+if env_bool("READ_DOTENV", True):
+    load_env_file(BASE_DIR / ".env")
 
 
 def _project_path(value: str) -> Path:
@@ -71,6 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.observability.RequestContextMiddleware",
+    "core.middleware.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -170,10 +175,15 @@ if CACHE_URL.startswith("locmem://"):
 elif CACHE_URL.startswith(("redis://", "rediss://")):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "core.cache.ResilientRedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "recommender",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {
+                "socket_connect_timeout": 1,
+                "socket_timeout": 1,
+                # After a failure, seconds to serve without Redis before trying again.
+                "breaker_seconds": env_float("CACHE_BREAKER_SECONDS", 5.0),
+            },
         }
     }
 else:
@@ -295,11 +305,23 @@ CONTENT_SECURITY_POLICY = {
 RATE_LIMIT_LOGIN = env_rate("RATE_LIMIT_LOGIN", "10/300")
 RATE_LIMIT_SIGNUP = env_rate("RATE_LIMIT_SIGNUP", "10/3600")
 RATE_LIMIT_RATINGS = env_rate("RATE_LIMIT_RATINGS", "120/60")
+# Failed log-ins per username (failures only; past it the log-in asks to wait).
+RATE_LIMIT_LOGIN_FAILURES = env_rate("RATE_LIMIT_LOGIN_FAILURES", "5/300")
 
 # --- Metrics ----------------------------------------------------------------
 
 # /metrics answers staff, and anonymous scrapers from these addresses.
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", [])
+# Reverse proxies (addresses or networks) whose X-Forwarded-For is believed;
+# empty: the peer's address is the visitor's.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network"
+        ) from None
 
 # --- MovieLens import -------------------------------------------------------
 

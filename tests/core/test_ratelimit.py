@@ -67,3 +67,71 @@ def test_api_rating_writes_and_sign_ups_are_limited_as_json(
         "/api/users", {**person, "username": "a2"}, content_type="application/json"
     )
     assert second.status_code == 429
+
+
+def _login(client, password, forwarded_for=None):
+    extra = {"HTTP_X_FORWARDED_FOR": forwarded_for} if forwarded_for else {}
+    return client.post(
+        reverse("accounts:login"), {"username": "alice", "password": password}, **extra
+    )
+
+
+def test_behind_a_trusted_proxy_each_visitor_has_their_own_log_in_limit(
+    client, member, settings, frozen_clock
+):
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]  # the test client's peer address
+    settings.RATE_LIMIT_LOGIN = "2/60"
+    settings.RATE_LIMIT_LOGIN_FAILURES = "0"
+    for _ in range(2):
+        assert _login(client, "wrong", "198.51.100.7").status_code == 200
+    assert _login(client, "wrong", "198.51.100.7").status_code == 429
+
+    # Another visitor through the same proxy is not refused ...
+    assert _login(client, "wrong", "203.0.113.9, 127.0.0.1").status_code == 200
+    # ... and the address nearest the proxy counts, not one the visitor wrote first.
+    assert _login(client, "wrong", "203.0.113.50, 198.51.100.7").status_code == 429
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(client, member, settings, frozen_clock):
+    settings.TRUSTED_PROXIES = []
+    settings.RATE_LIMIT_LOGIN = "2/60"
+    settings.RATE_LIMIT_LOGIN_FAILURES = "0"
+    answers = [_login(client, "wrong", f"192.0.2.{n}").status_code for n in range(3)]
+    assert answers == [200, 200, 429]  # a made-up header does not dodge the limit
+
+
+def test_metrics_allow_list_does_not_trust_the_proxy_itself(client, settings, db):
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.1"]
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    assert client.get("/metrics").status_code == 200  # the scraper on the host itself
+    assert client.get("/metrics", HTTP_X_FORWARDED_FOR="203.0.113.5").status_code == 403
+
+
+def test_failed_log_ins_per_username_ask_to_wait_and_never_lock_the_account(
+    client, member, settings, frozen_clock
+):
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    settings.RATE_LIMIT_LOGIN = "0"
+    settings.RATE_LIMIT_LOGIN_FAILURES = "3/300"
+    # Successful log-ins do not count.
+    for _ in range(5):
+        assert _login(client, "correct horse battery").status_code == 302
+        client.logout()
+    # A guesser from three addresses ...
+    for n in range(3):
+        assert _login(client, "guess", f"198.51.100.{n}").status_code == 200
+    # ... makes the member wait, even with the right password ...
+    waiting = _login(client, "correct horse battery", "203.0.113.1")
+    assert waiting.status_code == 200
+    assert "Too many failed log-ins for this account" in waiting.text
+    assert "_auth_user_id" not in client.session
+    # ... and the API says so too ...
+    token = client.post(
+        "/api/tokens",
+        {"username": "ALICE", "password": "correct horse battery"},
+        content_type="application/json",
+    )
+    assert token.status_code == 429
+    # ... for one window only.
+    frozen_clock["t"] += 301
+    assert _login(client, "correct horse battery").status_code == 302

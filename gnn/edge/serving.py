@@ -13,6 +13,7 @@ started with; a version that fails to load is logged and the old engine stays.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -44,7 +45,9 @@ class RecommendationService:
         self._lock = threading.Lock()
         self._next_check = 0.0
         self._loader: threading.Thread | None = None
-        self._failed: tuple[str, float] | None = None
+        # (version, catalogue stamp or None for a first load, when) of the last failure
+        self._failed: tuple[str, str | None, float] | None = None
+        self._pruned_for: str | None = None
 
     def engine(self) -> Engine | None:
         if not self._loaded:
@@ -69,31 +72,47 @@ class RecommendationService:
         engine = self._engine
         if wanted is None:
             return  # `current` removed by hand: keep serving what we have
+        stamp = None
         if engine is not None and wanted == engine.version:
             from gnn.edge.engine import catalogue_stamp
 
-            if catalogue_stamp() == engine.catalogue_stamp:
+            stamp = catalogue_stamp()
+            if stamp == engine.catalogue_stamp:
                 return
+            if self._pruned_for != stamp:
+                # Movies hidden since leave at once, whatever the rebuild does.
+                self._pruned_for = stamp
+                self._drop_hidden(engine)
             log.info("catalogue changed; rebuilding the movie states of %s", wanted)
-        elif (
+        if (
             self._failed
-            and self._failed[0] == wanted
-            and time.monotonic() < self._failed[1] + self.RETRY_FAILED_SECONDS
+            and self._failed[:2] == (wanted, stamp)
+            and time.monotonic() < self._failed[2] + self.RETRY_FAILED_SECONDS
         ):
-            return
+            return  # it failed a moment ago: try again later, not every second
         with self._lock:
             if self._loader is not None and self._loader.is_alive():
                 return
             self._loader = threading.Thread(
-                target=self._reload, args=(wanted,), name="gnn-model-loader", daemon=True
+                target=self._reload, args=(wanted, stamp), name="gnn-model-loader", daemon=True
             )
             self._loader.start()
 
-    def _reload(self, version: str) -> None:
+    def _drop_hidden(self, engine: Engine) -> None:
+        from catalog.models import Movie
+
+        visible = set(Movie.objects.visible().values_list("pk", flat=True))
+        pruned = {pk: m for pk, m in engine.movies.items() if pk in visible}
+        if len(pruned) != len(engine.movies):
+            with self._lock:
+                if self._engine is engine:
+                    self._engine = dataclasses.replace(engine, movies=pruned)
+
+    def _reload(self, version: str, stamp: str | None = None) -> None:
         from django.db import connection
 
         try:
-            engine = self._build(version)
+            engine = self._build(version, stamp)
         finally:
             connection.close()  # the loader thread's own connection
         if engine is not None:
@@ -101,13 +120,13 @@ class RecommendationService:
                 self._engine = engine  # requests in flight keep the old one
             log.info("now serving model version %s", version)
 
-    def _build(self, version: str) -> Engine | None:
+    def _build(self, version: str, stamp: str | None = None) -> Engine | None:
         from gnn.edge.engine import build_engine  # torch is imported on first use only
 
         try:
             engine = build_engine(self.models_dir, version)
         except Exception:
-            self._failed = (version, time.monotonic())
+            self._failed = (version, stamp, time.monotonic())
             log.exception("model version %s failed to load; keeping the one in service", version)
             return None
         self._failed = None

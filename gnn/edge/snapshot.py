@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from catalog.models import Movie
+from catalog.models import Genre, Movie
 from gnn.ml.data import Dataset, Movies, Ratings, Users
 from gnn.ml.features import GENRE_COUNT
 from ratings.selectors import rating_rows_in_time_order
@@ -21,15 +21,19 @@ def load_movies(*, visible_only: bool = True) -> Movies:
     movies = Movie.objects.visible() if visible_only else Movie.objects.all()
     rows = list(movies.order_by("pk").values_list("pk", "year"))
     ids = np.array([pk for pk, _ in rows], dtype=np.int64)
-    genres = np.zeros((len(rows), GENRE_COUNT), dtype=np.float32)
+    # MovieLens' genres, and any a curator added since: a column each.
+    added = Genre.objects.values_list("position", flat=True)
+    positions = sorted(set(range(GENRE_COUNT)) | set(added))
+    column = {p: i for i, p in enumerate(positions)}
+    genres = np.zeros((len(rows), len(positions)), dtype=np.float32)
     row_of = {pk: i for i, pk in enumerate(ids.tolist())}
     through = Movie.genres.through.objects.filter(movie_id__in=row_of).values_list(
         "movie_id", "genre__position"
     )
     for movie_id, position in through:
-        genres[row_of[movie_id], position] = 1.0
+        genres[row_of[movie_id], column[position]] = 1.0
     year = np.array([np.nan if y is None else float(y) for _, y in rows])
-    return Movies(ids=ids, year=year, genres=genres)
+    return Movies(ids=ids, year=year, genres=genres, genre_positions=tuple(positions))
 
 
 def user_table(users) -> Users:

@@ -39,10 +39,18 @@ class Users:
 class Movies:
     ids: np.ndarray  # int64
     year: np.ndarray  # float64, NaN when unknown
-    genres: np.ndarray  # (n, 19) float32 multi-hot
+    genres: np.ndarray  # (n, G) float32 multi-hot
+    # The genre (its catalogue position) of each column; None: 0..G-1.
+    genre_positions: tuple[int, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def positions(self) -> tuple[int, ...]:
+        if self.genre_positions is None:
+            return tuple(range(self.genres.shape[1]))
+        return self.genre_positions
 
 
 @dataclass

@@ -47,6 +47,9 @@ class Preprocessor:
             )
         self.state = state
         self._movie_rows = {int(m): i for i, m in enumerate(state["movie_ids"])}
+        # States written before genres could be added know MovieLens' 19.
+        positions = state.get("genre_positions", range(GENRE_COUNT))
+        self._genre_column = {int(p): i for i, p in enumerate(positions)}
 
     @classmethod
     def fit(cls, users: Users, movies: Movies, *, use_zip: bool) -> Preprocessor:
@@ -62,6 +65,9 @@ class Preprocessor:
                 "zip_regions": ZIP_REGIONS if use_zip else [],
                 # Rows of the movie id embedding; movies added later have none.
                 "movie_ids": [int(m) for m in movies.ids],
+                # The genres known at fit time (catalogue positions): one a
+                # curator adds later is ignored until the next training learns it.
+                "genre_positions": [int(p) for p in movies.positions],
             }
         )
 
@@ -72,7 +78,11 @@ class Preprocessor:
 
     @property
     def n_movie_features(self) -> int:
-        return 2 + GENRE_COUNT
+        return 2 + self.genre_count
+
+    @property
+    def genre_count(self) -> int:
+        return len(self._genre_column)
 
     @property
     def n_known_movies(self) -> int:
@@ -102,8 +112,13 @@ class Preprocessor:
         s = self.state
         missing = np.isnan(movies.year)
         scaled = np.where(missing, 0.0, (movies.year - s["year_mean"]) / s["year_std"])
+        genres = np.zeros((len(movies), self.genre_count), dtype=np.float32)
+        for source, position in enumerate(movies.positions):
+            column = self._genre_column.get(position)
+            if column is not None:
+                genres[:, column] = movies.genres[:, source]
         return torch.tensor(
-            np.hstack([scaled[:, None], missing[:, None], movies.genres]), dtype=torch.float32
+            np.hstack([scaled[:, None], missing[:, None], genres]), dtype=torch.float32
         )
 
     def movie_rows(self, movie_ids) -> np.ndarray:

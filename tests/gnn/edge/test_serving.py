@@ -114,3 +114,53 @@ def test_a_broken_new_version_is_refused_and_the_old_one_keeps_serving(
     assert result.model_version == trained_committed
     assert result.source == "model"
     shutil.rmtree(registry.versions_dir(settings.MODELS_DIR) / broken)
+
+
+def test_a_genre_added_by_a_curator_is_served_and_then_learned(
+    trained_committed, member, instant_checks
+):
+    anime = Genre.objects.create(name="Anime", slug="anime", position=19)
+    tagged = Movie.objects.order_by("pk").first()
+    tagged.genres.add(anime)
+    fresh_film = Movie.objects.create(title="An Anime Film", year=1998)
+    fresh_film.genres.add(anime)
+
+    # The served version does not know the genre: it ignores it, and serves.
+    def served_with_the_new_film():
+        get_service().wait_for_reload()
+        return fresh_film.pk in ids(recommendations_for(user=fresh(member), n=61))
+
+    assert wait_until(served_with_the_new_film)
+    assert get_service().engine().version == trained_committed
+
+    # The next training learns it (20 genre columns).
+    version = train_quickly()
+    assert version != trained_committed
+    state = registry.load_version(settings.MODELS_DIR, version).preprocessor
+    assert 19 in state["genre_positions"]
+
+
+def test_while_rebuilds_fail_hiding_a_movie_takes_effect_and_rebuilds_back_off(
+    trained_committed, member, instant_checks, caplog
+):
+    first = recommendations_for(user=member, n=10)
+    for path in (registry.versions_dir(settings.MODELS_DIR) / trained_committed).iterdir():
+        if path.suffix == ".pt":
+            path.unlink()  # the disk lost the weights: every rebuild fails
+    hidden = first.items[0].movie
+    hidden.is_visible = False
+    hidden.save()
+
+    def hidden_gone():
+        get_service().wait_for_reload()
+        return hidden.pk not in ids(recommendations_for(user=fresh(member), n=10))
+
+    assert wait_until(hidden_gone)
+    caplog.clear()
+    for _ in range(20):  # 20 checks' worth of time: one failed rebuild, not 20
+        recommendations_for(user=fresh(member), n=10)
+        get_service().wait_for_reload()
+        time.sleep(0.03)
+    failures = [r for r in caplog.records if "failed to load" in r.getMessage()]
+    assert len(failures) <= 1
+    assert get_service().engine().version == trained_committed

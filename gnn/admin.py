@@ -7,7 +7,14 @@ from django.urls import path, reverse
 from gnn.edge import registry
 from gnn.models import ModelVersion, TrainingRun
 from gnn.reporting import floor_names, metric_rows
-from gnn.services import expire_stale_runs, training_request, version_activate, versions_sync
+from gnn.services import (
+    expire_stale_runs,
+    retraining_resume,
+    retraining_status,
+    training_request,
+    version_activate,
+    versions_sync,
+)
 
 
 def _figure(metrics: dict, protocol: str, metric: str) -> str:
@@ -96,11 +103,32 @@ class TrainingRunAdmin(_MetricsMixin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         expire_stale_runs()
-        return super().changelist_view(request, extra_context)
+        from gnn.models import AutoRetraining
+
+        extra = {
+            "retraining_status": retraining_status(),
+            "retraining_paused": AutoRetraining.get().paused_at is not None,
+        }
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
 
     def get_urls(self):
         retrain = self.admin_site.admin_view(self.retrain_now)
-        return [path("retrain/", retrain, name="gnn_trainingrun_retrain"), *super().get_urls()]
+        resume = self.admin_site.admin_view(self.resume_retraining)
+        return [
+            path("retrain/", retrain, name="gnn_trainingrun_retrain"),
+            path("resume/", resume, name="gnn_trainingrun_resume"),
+            *super().get_urls(),
+        ]
+
+    def resume_retraining(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("gnn.add_trainingrun"):
+            messages.error(request, "You may not change automatic retraining.")
+        else:
+            retraining_resume()
+            messages.success(request, "Automatic retraining is on again.")
+        return HttpResponseRedirect(reverse("admin:gnn_trainingrun_changelist"))
 
     def retrain_now(self, request):
         if request.method != "POST":
@@ -170,7 +198,7 @@ class ModelVersionAdmin(_MetricsMixin, admin.ModelAdmin):
             return
         version = queryset.get().version
         try:
-            version_activate(version=version)
+            version_activate(version=version, by=request.user.get_username())
         except registry.ModelVersionError as exc:
             self.message_user(request, f"Not activated: {exc}", messages.ERROR)
             return

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.db import models
 from django.db.models import Q
 
@@ -16,6 +18,8 @@ class TrainingRun(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        # Trained and published, but not served: the quality gate said no (see error).
+        REJECTED = "rejected", "Rejected by the quality gate"
 
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
@@ -79,3 +83,24 @@ class ModelVersion(models.Model):
 
     def __str__(self):
         return self.version
+
+
+class AutoRetraining(models.Model):
+    """Whether rating thresholds start training runs (one row, pk 1).
+
+    A curator's rollback pauses it: otherwise the next member's rating would
+    train a new version and undo the rollback. A curator resumes it."""
+
+    paused_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "automatic retraining"
+        verbose_name_plural = "automatic retraining"
+
+    def __str__(self):
+        return f"paused: {self.reason}" if self.paused_at else "on"
+
+    @classmethod
+    def get(cls) -> AutoRetraining:
+        return cls.objects.get_or_create(pk=1)[0]

@@ -1,9 +1,13 @@
 """Retraining: when to train, one run at a time, and what a run records.
 
 The decision lives in the database: the number of ratings written since the
-served model's data snapshot, and at most one active TrainingRun (a unique
-constraint). The broker only carries the run's id; if it is unreachable the
-run stays pending and is handed over again at the next rating.
+latest run (whatever its outcome; before any run, since the served model's
+data snapshot), and at most one active TrainingRun (a unique constraint).
+After consecutive failed runs the threshold waits longer and longer
+(RETRAIN_FAILURE_BACKOFF_SECONDS, doubling, at most 6 hours); after a
+curator's rollback it waits for the curator (AutoRetraining). The broker only
+carries the run's id; if it is unreachable the run stays pending and is
+handed over again at the next rating.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from django.utils.dateparse import parse_datetime
 from core.observability import current_request_id
 from gnn.edge import registry
 from gnn.edge.state import process_state
-from gnn.models import ModelVersion, TrainingRun
+from gnn.models import AutoRetraining, ModelVersion, TrainingRun
 from ratings.selectors import ratings_written_since
 
 log = logging.getLogger("gnn.training")
@@ -68,7 +72,7 @@ def ratings_since_snapshot(limit: int | None = None) -> int:
 
 
 def retrain_if_due() -> TrainingRun | None:
-    """Called after every committed rating write; two indexed reads when
+    """Called after every committed rating write; a few indexed reads when
     nothing is due, and no write."""
     active = TrainingRun.objects.filter(active=True).first()
     if active is not None:
@@ -77,10 +81,77 @@ def retrain_if_due() -> TrainingRun | None:
                 _send(active.pk)  # a hand-over that failed earlier
             return None
         expire_stale_runs()
+    if AutoRetraining.objects.filter(pk=1, paused_at__isnull=False).exists():
+        return None
+    recent = _recent_runs()
+    if _backoff_until(recent) > timezone.now():
+        return None
     threshold = settings.RETRAIN_AFTER_RATINGS
-    if ratings_since_snapshot(limit=threshold) < threshold:
+    if ratings_written_since(since=_counting_from(recent), limit=threshold) < threshold:
         return None
     return training_request(trigger=Trigger.THRESHOLD)
+
+
+_MAX_BACKOFF = timedelta(hours=6)
+
+
+def _recent_runs() -> list[TrainingRun]:
+    return list(TrainingRun.objects.filter(active=None).order_by("-created_at", "-pk")[:10])
+
+
+def _counting_from(recent: list[TrainingRun]) -> datetime | None:
+    if not recent:
+        return served_snapshot_at()
+    latest = recent[0]
+    return latest.snapshot_at or latest.started_at or latest.created_at
+
+
+def _consecutive_failures(recent: list[TrainingRun]) -> int:
+    count = 0
+    for run in recent:
+        if run.status != Status.FAILED:
+            break
+        count += 1
+    return count
+
+
+def _backoff_until(recent: list[TrainingRun]) -> datetime:
+    failures = _consecutive_failures(recent)
+    if not failures:
+        return timezone.now() - timedelta(seconds=1)
+    wait = timedelta(seconds=settings.RETRAIN_FAILURE_BACKOFF_SECONDS * 2 ** (failures - 1))
+    latest = recent[0]
+    return (latest.finished_at or latest.created_at) + min(wait, _MAX_BACKOFF)
+
+
+def retraining_status() -> str:
+    """What automatic retraining will do next, in a sentence (for the admin)."""
+    state = AutoRetraining.get()
+    if state.paused_at:
+        when = timezone.localtime(state.paused_at).strftime("%Y-%m-%d %H:%M")
+        return f"Automatic retraining is paused since {when}: {state.reason}"
+    recent = _recent_runs()
+    failures = _consecutive_failures(recent)
+    until = _backoff_until(recent)
+    threshold = settings.RETRAIN_AFTER_RATINGS
+    written = ratings_written_since(since=_counting_from(recent), limit=threshold)
+    text = f"Automatic retraining is on: {written} of {threshold} new ratings."
+    if failures and until > timezone.now():
+        when = timezone.localtime(until).strftime("%Y-%m-%d %H:%M")
+        text += f" The last {failures} run(s) failed: the next waits until {when}."
+    return text
+
+
+def retraining_pause(*, reason: str) -> None:
+    AutoRetraining.objects.update_or_create(
+        pk=1, defaults={"paused_at": timezone.now(), "reason": reason[:200]}
+    )
+    log.info("automatic retraining paused: %s", reason)
+
+
+def retraining_resume() -> None:
+    AutoRetraining.objects.update_or_create(pk=1, defaults={"paused_at": None, "reason": ""})
+    log.info("automatic retraining resumed")
 
 
 def training_request(*, trigger: str) -> TrainingRun | None:
@@ -170,10 +241,11 @@ def training_run_execute(*, run_id: int, **train_options) -> TrainingRun | None:
         return None
     log.info("training run %s started", run_id)
 
-    def heartbeat(text: str) -> None:
-        alive = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
-            heartbeat_at=timezone.now(), progress=text[:200]
-        )
+    def heartbeat(text: str | None = None) -> None:
+        fields = {"heartbeat_at": timezone.now()}
+        if text is not None:
+            fields["progress"] = text[:200]
+        alive = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(**fields)
         if not alive:
             raise RunAborted(f"training run {run_id} was marked failed while running")
 
@@ -181,9 +253,10 @@ def training_run_execute(*, run_id: int, **train_options) -> TrainingRun | None:
 
     trigger = TrainingRun.objects.values_list("trigger", flat=True).get(pk=run_id)
     try:
-        result = train_from_database(
-            progress=heartbeat, run_id=run_id, trigger=trigger, **train_options
-        )
+        with _beating(heartbeat):
+            result = train_from_database(
+                progress=heartbeat, run_id=run_id, trigger=trigger, **train_options
+            )
     except BaseException as exc:
         TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
             status=Status.FAILED,
@@ -195,8 +268,10 @@ def training_run_execute(*, run_id: int, **train_options) -> TrainingRun | None:
         if not isinstance(exc, Exception):
             raise  # KeyboardInterrupt, SystemExit: stop as asked
         return TrainingRun.objects.get(pk=run_id)
-    TrainingRun.objects.filter(pk=run_id).update(
-        status=Status.SUCCEEDED,
+    # Only a run still running moves: one taken for dead meanwhile stays failed.
+    moved = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
+        status=Status.REJECTED if result.rejected else Status.SUCCEEDED,
+        error=result.rejected or "",
         active=None,
         finished_at=timezone.now(),
         version=result.version or "",
@@ -208,8 +283,47 @@ def training_run_execute(*, run_id: int, **train_options) -> TrainingRun | None:
         progress="done",
     )
     versions_sync()  # the admin's version list mirrors what was just published
-    log.info("training run %s succeeded: version %s", run_id, result.version)
+    if not moved:
+        log.warning("training run %s was marked failed before it finished", run_id)
+    elif result.rejected:
+        log.warning("training run %s rejected: %s", run_id, result.rejected)
+    else:
+        log.info("training run %s succeeded: version %s", run_id, result.version)
     return TrainingRun.objects.get(pk=run_id)
+
+
+class _beating:
+    """Beats the run's heartbeat from a thread every quarter of
+    TRAINING_STALE_SECONDS, through every phase (evaluation and publishing
+    report no progress of their own)."""
+
+    def __init__(self, heartbeat):
+        self.heartbeat = heartbeat
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="training-heartbeat", daemon=True)
+
+    def _run(self):
+        from django.db import connection
+
+        interval = max(0.05, settings.TRAINING_STALE_SECONDS / 4)
+        try:
+            while not self.stop.wait(interval):
+                try:
+                    self.heartbeat()
+                except RunAborted:
+                    return
+                except Exception:  # a database hiccup: the next beat tries again
+                    log.warning("training heartbeat failed", exc_info=True)
+        finally:
+            connection.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
 
 
 # --- Versions -------------------------------------------------------------
@@ -234,10 +348,17 @@ def versions_sync() -> None:
         )
 
 
-def version_activate(*, version: str) -> None:
-    """Serve ``version`` (a rollback or roll-forward); raises ModelVersionError."""
+def version_activate(*, version: str, by: str = "a curator") -> None:
+    """Serve ``version`` (a rollback or roll-forward); raises ModelVersionError.
+
+    A rollback (a version older than the newest) pauses automatic retraining,
+    which would otherwise undo it at the next threshold."""
     registry.activate_version(settings.MODELS_DIR, version)
     log.info("model version %s activated", version)
+    names = [info.version for info in registry.list_versions(settings.MODELS_DIR)]
+    newest = max(names, default=None)
+    if newest is not None and version < newest:
+        retraining_pause(reason=f"{by} rolled back to {version}; resume when ready")
 
 
 def training_run_local(*, trigger: str = Trigger.COMMAND, **train_options) -> TrainingRun:

@@ -356,6 +356,11 @@ TRAINING_PATIENCE = env_int("TRAINING_PATIENCE", 0, minimum=0)
 # A retrain is queued when this many ratings were created or changed since the
 # served model's training snapshot.
 RETRAIN_AFTER_RATINGS = env_int("RETRAIN_AFTER_RATINGS", 500, minimum=1)
+# After a failed run the threshold waits this long, doubled for each further failure.
+RETRAIN_FAILURE_BACKOFF_SECONDS = env_int("RETRAIN_FAILURE_BACKOFF_SECONDS", 300, minimum=0)
+# The quality gate applies from this many ratings on; below it (fixture-sized
+# data) a new version is served whatever its figures, and says so.
+QUALITY_GATE_MIN_RATINGS = env_int("QUALITY_GATE_MIN_RATINGS", 10_000, minimum=0)
 # Optional periodic retrain by Celery beat, in hours; 0 turns it off.
 RETRAIN_EVERY_HOURS = env_float("RETRAIN_EVERY_HOURS", 0.0, minimum=0.0)
 # A running run whose heartbeat is older than this is taken for dead (worker

@@ -9,6 +9,7 @@ is published is the one that was measured.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,42 @@ class PipelineResult:
     snapshot_at: datetime
     seconds: float
     best_step: int
+    rejected: str = ""  # why the quality gate refused to serve it
+
+
+GATE_MARGIN = 0.02  # how far below the served version's warm NDCG@10 a new one may be
+
+
+def quality_gate(metrics: dict, counts: dict, served: dict | None) -> tuple[bool, str]:
+    """(serve it?, why): refused when its figures are missing or not finite,
+    when its warm NDCG@10 is below the popularity floor, or when it is more
+    than GATE_MARGIN below the served version's on the same protocol. The
+    first version, and fixture-sized data, are served anyway (and say so)."""
+    warm = metrics.get("warm") or {}
+    figures = [
+        (warm.get("model") or {}).get("ndcg_at_10"),
+        (warm.get("model") or {}).get("rmse"),
+        (warm.get("popularity") or {}).get("ndcg_at_10"),
+    ]
+    if not all(isinstance(f, int | float) and math.isfinite(f) for f in figures):
+        problem = "its evaluation figures are missing or not finite"
+    elif figures[0] < figures[2]:
+        problem = f"warm NDCG@10 {figures[0]:.4f} is below the popularity floor's {figures[2]:.4f}"
+    else:
+        problem = ""
+        before = (((served or {}).get("warm") or {}).get("model") or {}).get("ndcg_at_10")
+        if isinstance(before, int | float) and figures[0] < before - GATE_MARGIN:
+            problem = (
+                f"warm NDCG@10 {figures[0]:.4f} is more than {GATE_MARGIN} below the served "
+                f"version's {before:.4f}"
+            )
+    if not problem:
+        return True, "passed the quality gate"
+    if served is None:
+        return True, f"served without the gate as the first version ({problem})"
+    if counts["ratings"] < settings.QUALITY_GATE_MIN_RATINGS:
+        return True, f"served without the gate: fixture-sized data ({problem})"
+    return False, f"not served: {problem}"
 
 
 @dataclass
@@ -119,6 +156,7 @@ def train_from_database(
     if progress:
         progress("evaluating")
     metrics = evaluate(trained, split)
+    serve, gate = quality_gate(metrics, counts, _served_metrics())
     snapshot_at = parse_datetime(dataset.meta["snapshot_at"])
     metadata = {
         "trigger": trigger,
@@ -131,13 +169,16 @@ def train_from_database(
         "best_step": trained.best_step,
         "chosen_on_validation": trained.chosen,
         "torch_threads": torch.get_num_threads(),
+        "quality_gate": gate,
     }
+    if progress:
+        progress("publishing")  # also the last check that the run is still wanted
     version = registry.publish(
         settings.MODELS_DIR,
         state_dict=trained.model.state_dict(),
         preprocessor=trained.preprocessor.state,
         metadata=metadata,
-        activate=activate,
+        activate=activate and serve,
     )
     log.info("published model version %s (trained in %.1f s)", version, trained.seconds)
     return PipelineResult(
@@ -147,4 +188,16 @@ def train_from_database(
         snapshot_at=snapshot_at,
         seconds=trained.seconds,
         best_step=trained.best_step,
+        rejected="" if serve else gate,
     )
+
+
+def _served_metrics() -> dict | None:
+    version = registry.current_version(settings.MODELS_DIR)
+    if version is None:
+        return None
+    try:
+        metadata = registry.read_metadata(registry.versions_dir(settings.MODELS_DIR) / version)
+    except registry.ModelVersionError:
+        return None  # unreadable: nothing to compare with, as for a first version
+    return metadata.get("metrics") or {}

@@ -84,3 +84,153 @@ def test_the_schedule_is_off_by_default_and_starts_a_scheduled_run(db, settings)
     assert CELERY_BEAT_SCHEDULE == {}
     scheduled_retrain()
     assert TrainingRun.objects.get().trigger == "schedule"
+
+
+def _rate(member, movies, value=4):
+    for movie in movies:
+        rating_set(user=member, movie=movie, value=value)
+
+
+def test_a_rollback_pauses_automatic_retraining_until_a_curator_resumes_it(
+    trained, member, settings
+):
+    from django.conf import settings as live
+
+    from gnn.edge import registry
+    from tests.conftest import train_quickly
+
+    newer = train_quickly()
+    assert newer != trained
+    services.version_activate(version=trained, by="carol")  # the rollback
+    settings.RETRAIN_AFTER_RATINGS = 2
+    _rate(member, Movie.objects.order_by("pk")[:3])
+
+    assert services.retrain_if_due() is None  # the rollback is not undone
+    assert registry.current_version(live.MODELS_DIR) == trained
+    assert "paused" in services.retraining_status() and "carol" in services.retraining_status()
+
+    services.retraining_resume()
+    assert services.retrain_if_due() is not None
+
+
+def test_the_threshold_counts_from_the_latest_run_and_backs_off_after_failures(
+    trained, member, settings
+):
+    settings.RETRAIN_AFTER_RATINGS = 2
+    settings.RETRAIN_FAILURE_BACKOFF_SECONDS = 600
+    movies = list(Movie.objects.order_by("pk")[:6])
+    _rate(member, movies[:2])
+    failed = services.retrain_if_due()
+    TrainingRun.objects.filter(pk=failed.pk).update(
+        status="failed", active=None, finished_at=timezone.now(), error="simulated"
+    )
+    # The ratings that triggered the failed run do not trigger again at once ...
+    assert services.retrain_if_due() is None
+    # ... and new ones wait out the backoff, which the admin shows.
+    _rate(member, movies[2:4])
+    assert services.retrain_if_due() is None
+    assert "failed" in services.retraining_status()
+
+    TrainingRun.objects.filter(pk=failed.pk).update(
+        finished_at=timezone.now() - timedelta(seconds=601)
+    )
+    assert services.retrain_if_due() is not None
+
+
+def _metrics(model_ndcg, floor_ndcg=0.1, rmse=1.0):
+    return {
+        "warm": {
+            "model": {"ndcg_at_10": model_ndcg, "rmse": rmse},
+            "popularity": {"ndcg_at_10": floor_ndcg},
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("new", "served", "expected"),
+    [
+        (_metrics(0.30), _metrics(0.31), True),
+        (_metrics(0.28), _metrics(0.31), False),  # more than 0.02 below the served one
+        (_metrics(0.05), _metrics(0.31), False),  # below the popularity floor
+        (_metrics(float("nan")), _metrics(0.31), False),
+        ({}, _metrics(0.31), False),
+        (_metrics(0.05), None, True),  # the first version is served anyway
+    ],
+)
+def test_the_quality_gate(new, served, expected, settings):
+    from gnn.edge.pipeline import quality_gate
+
+    settings.QUALITY_GATE_MIN_RATINGS = 0
+    serve, why = quality_gate(new, {"ratings": 100_000}, served)
+    assert serve is expected, why
+    if served is None:
+        assert "first version" in why
+    # Fixture-sized data is served anyway, and says so.
+    settings.QUALITY_GATE_MIN_RATINGS = 1_000_000
+    assert quality_gate(new, {"ratings": 100_000}, served)[0] is True
+
+
+def test_a_version_the_gate_rejects_is_published_not_served_and_the_run_says_why(trained, settings):
+    from django.conf import settings as live
+
+    from gnn.edge import registry
+
+    settings.QUALITY_GATE_MIN_RATINGS = 0
+    path = registry.versions_dir(live.MODELS_DIR) / trained / registry.METADATA_FILE
+    import json
+
+    metadata = json.loads(path.read_text())
+    metadata["metrics"]["warm"]["model"]["ndcg_at_10"] = 0.99  # a served version far ahead
+    path.write_text(json.dumps(metadata))
+
+    run = services.training_run_local(trigger="command")
+
+    assert run.status == "rejected"
+    assert "below the served version" in run.error
+    assert run.version and run.version != trained
+    assert registry.current_version(live.MODELS_DIR) == trained
+
+
+def test_the_heartbeat_goes_on_while_a_run_evaluates_and_a_run_taken_for_dead_stays_failed(
+    trained_committed, settings, monkeypatch
+):
+    import time as clock
+
+    from gnn.edge import pipeline
+
+    settings.TRAINING_STALE_SECONDS = 0.4  # a beat every 0.1 s
+    real_evaluate = pipeline.evaluate
+    beats = []
+
+    def slow_evaluate(trained_model, split):
+        started = TrainingRun.objects.get(active=True).heartbeat_at
+        clock.sleep(1.0)  # an evaluation that reports no progress
+        beats.append(TrainingRun.objects.get(active=True).heartbeat_at > started)
+        return real_evaluate(trained_model, split)
+
+    monkeypatch.setattr(pipeline, "evaluate", slow_evaluate)
+    run = services.training_run_local(trigger="command")
+    assert beats == [True]
+    assert run.status == "succeeded"
+
+    # A run marked failed by someone else while it finished stays failed.
+    def marked_dead(trained_model, split):
+        TrainingRun.objects.filter(active=True).update(
+            status="failed", active=None, error="taken for dead"
+        )
+        return real_evaluate(trained_model, split)
+
+    monkeypatch.setattr(pipeline, "evaluate", marked_dead)
+    settings.TRAINING_STALE_SECONDS = 120
+    before = set(registry_versions())
+    run = services.training_run_local(trigger="command")
+    assert run.status == "failed" and run.error == "taken for dead"
+    assert set(registry_versions()) == before  # nothing published
+
+
+def registry_versions():
+    from django.conf import settings as live
+
+    from gnn.edge import registry
+
+    return [info.version for info in registry.list_versions(live.MODELS_DIR)]

@@ -31,8 +31,19 @@ class TokenAuth(HttpBearer):
         return user
 
 
+class MemberSession(SessionAuth):
+    """The website's session. Only a signed-in session is checked for CSRF: a
+    client with a missing or bogus token and no session gets 401 (send a
+    token), not 403 "CSRF check failed"."""
+
+    def _get_key(self, request):
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
+
 # A member: by token, or by the website's session (CSRF-checked for writes).
-MEMBER = [TokenAuth(), SessionAuth(csrf=True)]
+MEMBER = [TokenAuth(), MemberSession(csrf=True)]
 
 
 def visible_user(request, user_id: int) -> User:
@@ -114,6 +125,12 @@ def create_token(request, payload: Credentials):
     if user is None:
         raise ApiError(401, "Wrong username or password.")
     return Status(201, {"token": api_token_create(user=user)})
+
+
+@router.get("/users/me", response={200: UserOut, **AUTH_ERRORS}, auth=MEMBER)
+def get_me(request):
+    """The member the token (or session) belongs to."""
+    return request.auth
 
 
 @router.get("/users/{user_id}", response={200: UserOut, **AUTH_ERRORS}, auth=MEMBER)

@@ -28,7 +28,7 @@ class MovieOut(Schema):
 
 
 class MoviePage(PageMeta):
-    results: list[MovieOut]
+    items: list[MovieOut]
 
 
 class MovieFilters(Schema):
@@ -55,7 +55,7 @@ def movie_out(movie: Movie) -> dict:
 
 def _page(movies, page: int, page_size: int) -> dict:
     items, meta = paginate(movies, page, page_size)
-    return {**meta, "results": [movie_out(m) for m in items]}
+    return {**meta, "items": [movie_out(m) for m in items]}
 
 
 @router.get("/movies", response={200: MoviePage, **READ_ERRORS}, auth=None)

@@ -83,6 +83,8 @@ def form_problems(form, where: str = "body", rename: dict | None = None) -> ApiE
 
 
 class PageMeta(Schema):
+    """Every paginated list: these keys, and its rows under ``items``."""
+
     count: int
     page: int
     pages: int
@@ -90,12 +92,15 @@ class PageMeta(Schema):
 
 
 def paginate(items, page: int, page_size: int) -> tuple[list, dict]:
+    """One page; a page past the last is empty (with the real ``pages``),
+    never silently the last page again."""
     paginator = Paginator(items, page_size)
-    current = paginator.get_page(page)
     meta = {
         "count": paginator.count,
-        "page": current.number,
+        "page": page,
         "pages": paginator.num_pages,
         "page_size": page_size,
     }
-    return list(current.object_list), meta
+    if page > paginator.num_pages:
+        return [], meta
+    return list(paginator.page(page).object_list), meta

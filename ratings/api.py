@@ -4,7 +4,7 @@ from typing import Annotated
 from django.core.cache import cache
 from django.db.models import Avg, Count
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import StrictInt
+from pydantic import StrictInt, model_validator
 
 from accounts.api import MEMBER, visible_user
 from catalog.models import Movie
@@ -22,35 +22,52 @@ Stars = Annotated[StrictInt, Field(ge=1, le=5, description="1 to 5 stars")]
 
 class RatingOut(Schema):
     id: int
+    user_id: int
     movie_id: int
     movie_title: str
     value: int
+    rating: int = Field(description="The same as value: the original design's name for it.")
     created_at: datetime
     updated_at: datetime
 
 
 class RatingPage(PageMeta):
-    results: list[RatingOut]
+    items: list[RatingOut]
 
 
 def rating_out(rating) -> dict:
     return {
         "id": rating.pk,
+        "user_id": rating.user_id,
         "movie_id": rating.movie_id,
         "movie_title": rating.movie.title,
         "value": rating.value,
+        "rating": rating.value,
         "created_at": rating.created_at,
         "updated_at": rating.updated_at,
     }
 
 
-class RatingIn(Schema):
-    movie_id: Id
-    value: Stars
-
-
 class RatingChange(Schema):
-    value: Stars
+    """The stars as ``value``, or as ``rating`` (the original design's name)."""
+
+    value: Stars | None = None
+    rating: Stars | None = None
+
+    @model_validator(mode="after")
+    def _one_value(self):
+        if self.value is None and self.rating is None:
+            raise ValueError("send the stars as value (or rating)")
+        if self.value is not None and self.rating is not None and self.value != self.rating:
+            raise ValueError("value and rating differ: send one of them")
+        if self.value is None:
+            self.value = self.rating
+        return self
+
+
+class RatingIn(RatingChange):
+    movie_id: Id
+    user_id: Id | None = Field(None, description="Optional: the caller's own id.")
 
 
 class GenreStats(Schema):
@@ -119,6 +136,8 @@ def stats(request):
 @router.post("/ratings", response={201: RatingOut, 200: RatingOut, **AUTH_ERRORS}, auth=MEMBER)
 def rate(request, payload: RatingIn):
     """Rate a movie (201), or change your rating of it (200)."""
+    if payload.user_id is not None and payload.user_id != request.auth.pk:
+        raise ApiError(404, "Not Found")  # other members' data does not exist for you
     enforce(request, RATINGS)
     movie = Movie.objects.visible().filter(pk=payload.movie_id).first()
     if movie is None:
@@ -153,4 +172,4 @@ def user_ratings(
     """The member's ratings, newest first."""
     user = visible_user(request, user_id)
     items, meta = paginate(rating_history(user=user), page, page_size)
-    return {**meta, "results": [rating_out(r) for r in items]}
+    return {**meta, "items": [rating_out(r) for r in items]}

@@ -4,6 +4,7 @@ the error handling they share and the health check."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.db import connection
@@ -15,9 +16,12 @@ from accounts.api import router as users_router
 from catalog.api import router as movies_router
 from core.api import ApiError
 from core.cache import cache_state
+from core.middleware import RETRY_AFTER_SECONDS, is_busy
 from core.ratelimit import RateLimited
 from gnn.api import router as recommendations_router
 from ratings.api import router as ratings_router
+
+log = logging.getLogger("recommender.api")
 
 api = NinjaAPI(
     title="Reel API",
@@ -81,6 +85,20 @@ def _not_found(request, exc):
     return api.create_response(request, {"detail": "Not Found"}, status=404)
 
 
+@api.exception_handler(Exception)
+def _server_error(request, exc: Exception):
+    """Whatever else goes wrong answers JSON too; the details go to the log only."""
+    if is_busy(exc):
+        response = api.create_response(
+            request, {"detail": "The site is busy; nothing was saved. Try again in a moment."},
+            status=503,
+        )  # fmt: skip
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return api.create_response(request, {"detail": "Internal server error."}, status=500)
+
+
 class Check(Schema):
     ok: bool
     detail: str
@@ -109,9 +127,10 @@ def _check_broker() -> Check:
     try:
         with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=1)
-        check = Check(ok=True, detail=conn.as_uri())
-    except Exception as exc:
-        check = Check(ok=False, detail=f"unreachable: {exc}"[:200])
+        check = Check(ok=True, detail="reachable")
+    except Exception:
+        log.warning("health: the broker is unreachable", exc_info=True)
+        check = Check(ok=False, detail="unreachable: training waits until it is back")
     _broker_checked = (now, check)
     return check
 
@@ -125,8 +144,10 @@ def health(request):
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         database = Check(ok=True, detail=connection.vendor)
-    except Exception as exc:
-        database = Check(ok=False, detail=f"unreachable: {exc}"[:200])
+    except Exception:
+        # Exception text names hosts and database users: the log only.
+        log.error("health: the database is unreachable", exc_info=True)
+        database = Check(ok=False, detail="unreachable")
     version = None
     if database.ok:
         from gnn.selectors import served_model

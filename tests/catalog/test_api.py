@@ -11,11 +11,11 @@ def fields(response):
 
 def test_movies_filter_sort_and_paginate(client, seeded):
     body = client.get("/api/movies", {"genre": "horror", "sort": "title", "page_size": 5}).json()
-    titles = [m["title"] for m in body["results"]]
-    assert titles == sorted(titles) and all("Horror" in m["genres"] for m in body["results"])
+    titles = [m["title"] for m in body["items"]]
+    assert titles == sorted(titles) and all("Horror" in m["genres"] for m in body["items"])
     assert body["count"] == Movie.objects.filter(genres__slug="horror").count()
     ranged = client.get("/api/movies", {"year_min": 1960, "year_max": 1969}).json()
-    assert all(1960 <= m["year"] <= 1969 for m in ranged["results"])
+    assert all(1960 <= m["year"] <= 1969 for m in ranged["items"])
 
 
 @pytest.mark.parametrize(
@@ -40,6 +40,6 @@ def test_movie_detail_and_search(client, seeded):
     assert body["rating_mean"] == pytest.approx(movie.rating_sum / movie.rating_count, abs=1e-4)
     assert client.get("/api/movies/999999").status_code == 404
     found = client.get("/api/movies/search", {"q": "WILD"}).json()
-    assert found["results"] and all("wild" in m["title"].lower() for m in found["results"])
+    assert found["items"] and all("wild" in m["title"].lower() for m in found["items"])
     assert client.get("/api/movies/search").status_code == 422
     assert client.get("/api/movies/search", {"q": "   "}).status_code == 422

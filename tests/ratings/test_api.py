@@ -18,8 +18,8 @@ def test_a_users_ratings_are_paginated_newest_first(client, member, auth, seeded
     for movie in movies:
         rating_set(user=member, movie=movie, value=3)
     first = client.get(f"/api/users/{member.pk}/ratings", {"page_size": 10}, **auth).json()
-    assert (first["count"], first["pages"], len(first["results"])) == (25, 3, 10)
-    assert first["results"][0]["movie_id"] == movies[-1].pk
+    assert (first["count"], first["pages"], len(first["items"])) == (25, 3, 10)
+    assert first["items"][0]["movie_id"] == movies[-1].pk
     assert (
         client.get(f"/api/users/{member.pk}/ratings", {"page_size": 500}, **auth).status_code == 422
     )

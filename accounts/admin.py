@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts.models import User
+from accounts.models import ApiToken, User
 
 
 @admin.register(User)
@@ -19,3 +19,24 @@ class UserAdmin(DjangoUserAdmin):
         *DjangoUserAdmin.add_fieldsets,
         ("Demographics", {"fields": ("age", "gender", "occupation", "zip_code")}),
     )
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens by their prefix: the secret is never stored, nor is its hash shown."""
+
+    list_display = ("prefix", "user", "created_at", "last_used_at", "expires")
+    list_select_related = ("user",)
+    search_fields = ("prefix", "user__username")
+    fields = ("prefix", "user", "created_at", "last_used_at", "expires")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False  # made by the member (profile page, API); shown to them once
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="expires")
+    def expires(self, token):
+        return token.expires_at

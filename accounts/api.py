@@ -6,7 +6,14 @@ from ninja.security import HttpBearer, SessionAuth
 
 from accounts.forms import SignUpForm
 from accounts.models import Gender, Occupation, User
-from accounts.services import api_token_create, api_token_user, user_create
+from accounts.services import (
+    api_token_create,
+    api_token_revoke,
+    api_token_user,
+    api_tokens_of,
+    token_hash,
+    user_create,
+)
 from core.api import (
     AUTH_ERRORS,
     ApiError,
@@ -28,6 +35,7 @@ class TokenAuth(HttpBearer):
         user = api_token_user(token=token)
         if user is not None:
             request.user = user
+            request.api_token_hash = token_hash(token)
         return user
 
 
@@ -125,6 +133,49 @@ def create_token(request, payload: Credentials):
     if user is None:
         raise ApiError(401, "Wrong username or password.")
     return Status(201, {"token": api_token_create(user=user)})
+
+
+class TokenInfo(Schema):
+    id: int
+    prefix: str = Field(description="The token's first characters, to recognise it.")
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime
+    current: bool = Field(description="The token this request was sent with.")
+
+
+@router.get("/tokens", response={200: list[TokenInfo], **AUTH_ERRORS}, auth=MEMBER)
+def list_tokens(request):
+    """The caller's live tokens (never their secrets), newest first."""
+    used = getattr(request, "api_token_hash", None)
+    return [_token_info(t, used) for t in api_tokens_of(user=request.auth)]
+
+
+def _token_info(token, used: str | None) -> dict:
+    return {
+        "id": token.pk,
+        "prefix": token.prefix,
+        "created_at": token.created_at,
+        "last_used_at": token.last_used_at,
+        "expires_at": token.expires_at,
+        "current": token.key_hash == used,
+    }
+
+
+@router.delete("/tokens/current", response={204: None, **AUTH_ERRORS}, auth=[TokenAuth()])
+def revoke_current_token(request):
+    """Revoke the token this request was sent with (log out a program)."""
+    token = api_tokens_of(user=request.auth).filter(key_hash=request.api_token_hash).first()
+    if token is not None:
+        api_token_revoke(user=request.auth, token_id=token.pk)
+    return Status(204, None)
+
+
+@router.delete("/tokens/{token_id}", response={204: None, **AUTH_ERRORS}, auth=MEMBER)
+def revoke_token(request, token_id: Id):
+    if not api_token_revoke(user=request.auth, token_id=token_id):
+        raise ApiError(404, "Not Found")
+    return Status(204, None)
 
 
 @router.get("/users/me", response={200: UserOut, **AUTH_ERRORS}, auth=MEMBER)

@@ -66,3 +66,11 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.prefix}… ({self.user})"
+
+    @property
+    def expires_at(self):
+        from datetime import timedelta
+
+        from django.conf import settings
+
+        return self.created_at + timedelta(days=settings.API_TOKEN_DAYS)

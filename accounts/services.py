@@ -1,7 +1,9 @@
 import hashlib
 import secrets
 from collections.abc import Iterable
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db.models import F
 from django.utils import timezone
@@ -96,23 +98,58 @@ def user_update_demographics(
     return user
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def api_token_create(*, user: User) -> str:
     """A new API token for the member; the only time the token is readable."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    ApiToken.objects.create(user=user, key_hash=_token_hash(token), prefix=token[:12])
+    ApiToken.objects.create(user=user, key_hash=token_hash(token), prefix=token[:12])
     return token
 
 
-def api_token_user(*, token: str) -> User | None:
-    """The active member a token belongs to, or None."""
+def api_token_expiry_cutoff():
+    """Tokens created before this moment have expired (API_TOKEN_DAYS)."""
+    return timezone.now() - timedelta(days=settings.API_TOKEN_DAYS)
+
+
+def api_token_find(*, token: str) -> ApiToken | None:
+    """The live token record for ``token`` (not expired, of an active member), or None."""
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    found = ApiToken.objects.select_related("user").filter(key_hash=_token_hash(token)).first()
+    found = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=token_hash(token), created_at__gte=api_token_expiry_cutoff())
+        .first()
+    )
     if found is None or not found.user.is_active:
+        return None
+    return found
+
+
+def api_tokens_of(*, user: User):
+    """The member's live tokens, newest first."""
+    return ApiToken.objects.filter(user=user, created_at__gte=api_token_expiry_cutoff()).order_by(
+        "-created_at", "-pk"
+    )
+
+
+def api_token_revoke(*, user: User, token_id: int) -> bool:
+    """Revoke one of the member's tokens; False if they have no such token."""
+    deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
+    return bool(deleted)
+
+
+def api_tokens_revoke_all(*, user_id: int) -> int:
+    deleted, _ = ApiToken.objects.filter(user_id=user_id).delete()
+    return deleted
+
+
+def api_token_user(*, token: str) -> User | None:
+    """The active member a live token belongs to, or None."""
+    found = api_token_find(token=token)
+    if found is None:
         return None
     now = timezone.now()
     if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 60:

@@ -1,16 +1,26 @@
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse, reverse_lazy
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.forms import DemographicsForm, SignUpForm
-from accounts.services import user_create, user_update_demographics
+from accounts.services import (
+    api_token_create,
+    api_token_revoke,
+    api_tokens_of,
+    user_create,
+    user_update_demographics,
+)
 from core.ratelimit import SIGNUP, limited
 from ratings.selectors import dismissed_movies, rating_history
 
 HISTORY_PAGE_SIZE = 20
+_DEMOGRAPHICS = ("age", "gender", "occupation", "zip_code")
 
 
 @require_http_methods(["GET", "POST"])
@@ -43,18 +53,58 @@ def signup(request):
 @require_http_methods(["GET", "POST"])
 def profile(request):
     user = request.user
-    initial = {f: getattr(user, f) for f in ("age", "gender", "occupation", "zip_code")}
+    initial = {f: getattr(user, f) for f in _DEMOGRAPHICS}
     form = DemographicsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         user_update_demographics(user=user, **form.cleaned_data)
         messages.success(request, "Profile saved. Your recommendations use it from now on.")
         return redirect("accounts:profile")
-    context = {
+    return render(request, "accounts/profile.html", _profile_context(request, form))
+
+
+def _profile_context(request, form, **extra) -> dict:
+    user = request.user
+    return {
         "form": form,
         "dismissals": dismissed_movies(user=user),
         "rating_count": user.ratings.count(),
+        "tokens": list(api_tokens_of(user=user)),
+        **extra,
     }
+
+
+@login_required
+@require_POST
+def token_create(request):
+    """A new API token, shown on the page this once (it is never stored)."""
+    token = api_token_create(user=request.user)
+    form = DemographicsForm(initial={f: getattr(request.user, f) for f in _DEMOGRAPHICS})
+    context = _profile_context(request, form, new_token=token)
     return render(request, "accounts/profile.html", context)
+
+
+@login_required
+@require_POST
+def token_revoke(request, token_id: int):
+    if not api_token_revoke(user=request.user, token_id=token_id):
+        raise Http404("No such token.")
+    messages.success(request, "Token revoked: programs using it are signed out.")
+    return redirect(reverse("accounts:profile") + "#tokens")
+
+
+class PasswordChange(auth_views.PasswordChangeView):
+    """Django's own view; the success page is the profile, with a note. The
+    member's API tokens are revoked with the old password (accounts.receivers)."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:profile")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(
+            self.request, "Password changed. Your API tokens were revoked; make a new one below."
+        )
+        return response
 
 
 @login_required

@@ -302,6 +302,8 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Abuse limits (count/seconds; 0 turns one off) ----------------------------
 
+# API tokens expire this many days after they were made.
+API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90, minimum=1)
 RATE_LIMIT_LOGIN = env_rate("RATE_LIMIT_LOGIN", "10/300")
 RATE_LIMIT_SIGNUP = env_rate("RATE_LIMIT_SIGNUP", "10/3600")
 RATE_LIMIT_RATINGS = env_rate("RATE_LIMIT_RATINGS", "120/60")

@@ -1,0 +1,131 @@
+"""API tokens a member can see, revoke and outlive: expiry, password changes, the admin."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import ApiToken
+from accounts.services import api_token_create
+
+JSON = "application/json"
+
+
+def bearer(token):
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def token_works(token) -> bool:
+    """As a program would ask: a client of its own, with no session."""
+    return Client().get("/api/users/me", **bearer(token)).status_code == 200
+
+
+def test_tokens_are_listed_without_their_secret_and_the_current_one_is_marked(client, member):
+    first, second = api_token_create(user=member), api_token_create(user=member)
+    listed = client.get("/api/tokens", **bearer(second))
+    assert listed.status_code == 200
+    body = listed.json()
+    assert len(body) == 2
+    assert [t["current"] for t in body] == [True, False]
+    assert first not in listed.text and second not in listed.text
+
+
+def test_delete_current_revokes_only_the_token_used(client, member):
+    kept, used = api_token_create(user=member), api_token_create(user=member)
+    assert client.delete("/api/tokens/current", **bearer(used)).status_code == 204
+    assert not token_works(used)
+    assert token_works(kept)
+
+
+def test_a_member_cannot_revoke_someone_elses_token(client, member, django_user_model):
+    other = django_user_model.objects.create_user(username="bob", password="x" * 12)
+    api_token_create(user=other)
+    theirs = ApiToken.objects.get(user=other)
+    mine = api_token_create(user=member)
+    assert client.delete(f"/api/tokens/{theirs.pk}", **bearer(mine)).status_code == 404
+    assert ApiToken.objects.filter(pk=theirs.pk).exists()
+
+
+def test_tokens_expire_after_api_token_days(client, member, settings):
+    settings.API_TOKEN_DAYS = 90
+    token = api_token_create(user=member)
+    ApiToken.objects.update(created_at=timezone.now() - timedelta(days=91))
+    assert not token_works(token)
+    settings.API_TOKEN_DAYS = 120
+    assert token_works(token)
+
+
+def test_changing_the_password_revokes_the_tokens(client, member):
+    token = api_token_create(user=member)
+    client.force_login(member)
+    page = client.get(reverse("accounts:password_change"))
+    assert page.status_code == 200 and "Change your password" in page.text
+    response = client.post(
+        reverse("accounts:password_change"),
+        {
+            "old_password": "correct horse battery",
+            "new_password1": "a brand new passphrase 7",
+            "new_password2": "a brand new passphrase 7",
+        },
+    )
+    assert response.status_code == 302 and response.url == reverse("accounts:profile")
+    assert not token_works(token)
+    # Still signed in on the website with the new password.
+    assert client.get(reverse("accounts:profile")).status_code == 200
+
+
+def test_a_wrong_old_password_changes_nothing(client, member):
+    token = api_token_create(user=member)
+    client.force_login(member)
+    response = client.post(
+        reverse("accounts:password_change"),
+        {
+            "old_password": "wrong",
+            "new_password1": "n3w pass phrase!",
+            "new_password2": "n3w pass phrase!",
+        },
+    )
+    assert response.status_code == 200
+    member.refresh_from_db()
+    assert member.check_password("correct horse battery")
+    assert token_works(token)
+
+
+def test_logging_in_leaves_the_tokens_alone(client, member):
+    token = api_token_create(user=member)
+    client.post(
+        reverse("accounts:login"), {"username": "alice", "password": "correct horse battery"}
+    )
+    assert token_works(token)
+
+
+def test_the_profile_page_makes_shows_once_and_revokes_tokens(client, member):
+    client.force_login(member)
+    made = client.post(reverse("accounts:token_create"))
+    assert made.status_code == 200
+    record = ApiToken.objects.get(user=member)
+    secret = re.search(r'<code class="token">([^<]+)</code>', made.text).group(1)
+    assert token_works(secret)
+    again = client.get(reverse("accounts:profile"))
+    assert record.prefix in again.text and secret not in again.text
+
+    revoked = client.post(reverse("accounts:token_revoke", args=[record.pk]))
+    assert revoked.status_code == 302
+    assert not token_works(secret)
+    assert client.post(reverse("accounts:token_revoke", args=[record.pk])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_tokens_without_their_secret(client, staff, member):
+    secret = api_token_create(user=member)
+    client.force_login(staff)
+    page = client.get(reverse("admin:accounts_apitoken_changelist"))
+    assert page.status_code == 200
+    record = ApiToken.objects.get(user=member)
+    assert record.prefix in page.text
+    assert secret not in page.text and record.key_hash not in page.text
+    detail = client.get(reverse("admin:accounts_apitoken_change", args=[record.pk]))
+    assert detail.status_code == 200 and record.key_hash not in detail.text

@@ -7,6 +7,7 @@ from ninja.security import HttpBearer, SessionAuth
 from accounts.forms import SignUpForm
 from accounts.models import Gender, Occupation, User
 from accounts.services import (
+    UsernameTaken,
     api_token_create,
     api_token_revoke,
     api_token_user,
@@ -109,14 +110,17 @@ def create_user(request, payload: UserIn):
     form = SignUpForm(data={**data, "password1": data["password"], "password2": data["password"]})
     if not form.is_valid():
         raise form_problems(form, rename={"password1": "password", "password2": "password"})
-    user = user_create(
-        username=form.cleaned_data["username"],
-        password=data["password"],
-        age=form.cleaned_data["age"],
-        gender=form.cleaned_data["gender"],
-        occupation=form.cleaned_data["occupation"],
-        zip_code=form.cleaned_data["zip_code"],
-    )
+    try:
+        user = user_create(
+            username=form.cleaned_data["username"],
+            password=data["password"],
+            age=form.cleaned_data["age"],
+            gender=form.cleaned_data["gender"],
+            occupation=form.cleaned_data["occupation"],
+            zip_code=form.cleaned_data["zip_code"],
+        )
+    except UsernameTaken as taken:
+        raise ApiError.invalid("username", taken.message) from None
     return Status(201, {"user": user, "token": api_token_create(user=user)})
 
 

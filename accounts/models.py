@@ -1,6 +1,7 @@
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from core.movielens import GENDERS, OCCUPATIONS
 
@@ -12,6 +13,12 @@ Occupation = models.TextChoices("Occupation", [(v.upper(), (v, label)) for v, la
 class Source(models.TextChoices):
     SIGNUP = "signup", "Sign-up"
     MOVIELENS = "movielens", "MovieLens import"
+
+
+class MemberManager(UserManager):
+    def get_by_natural_key(self, username):
+        # Log-in (and createsuperuser's checks) match usernames case-insensitively.
+        return self.get(username__iexact=username)
 
 
 class User(AbstractUser):
@@ -36,8 +43,13 @@ class User(AbstractUser):
     # user, which authentication does anyway.
     taste_version = models.PositiveIntegerField(default=0, editable=False)
 
+    objects = MemberManager()
+
     class Meta:
         constraints = [
+            # "Sam" and "sam" are one member: the database says so, whatever
+            # races past the sign-up form's own check.
+            models.UniqueConstraint(Lower("username"), name="user_username_case_insensitive"),
             models.CheckConstraint(
                 condition=Q(age__isnull=True) | Q(age__gte=1, age__lte=120),
                 name="user_age_between_1_and_120",

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -75,17 +76,34 @@ def user_create(
     zip_code: str = "",
     email: str = "",
 ) -> User:
-    """A new member from the sign-up form or the API (both validate first)."""
-    return User.objects.create_user(
-        username=username,
-        password=password,
-        email=email,
-        age=age,
-        gender=gender,
-        occupation=occupation,
-        zip_code=zip_code,
-        source=Source.SIGNUP,
-    )
+    """A new member from the sign-up form or the API (both validate first).
+
+    Raises UsernameTaken when the name (in any case) is taken, also by a
+    sign-up that raced past the form's own check a moment before."""
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(
+                username=username,
+                password=password,
+                email=email,
+                age=age,
+                gender=gender,
+                occupation=occupation,
+                zip_code=zip_code,
+                source=Source.SIGNUP,
+            )
+    except IntegrityError:
+        if User.objects.filter(username__iexact=username).exists():
+            raise UsernameTaken(username) from None
+        raise
+
+
+class UsernameTaken(Exception):
+    message = "A user with that username already exists."
+
+    def __init__(self, username: str):
+        self.username = username
+        super().__init__(self.message)
 
 
 def user_update_demographics(

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.forms import DemographicsForm, SignUpForm
 from accounts.services import (
+    UsernameTaken,
     api_token_create,
     api_token_revoke,
     api_tokens_of,
@@ -31,14 +32,18 @@ def signup(request):
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        user = user_create(
-            username=data["username"],
-            password=data["password1"],
-            age=data["age"],
-            gender=data["gender"],
-            occupation=data["occupation"],
-            zip_code=data["zip_code"],
-        )
+        try:
+            user = user_create(
+                username=data["username"],
+                password=data["password1"],
+                age=data["age"],
+                gender=data["gender"],
+                occupation=data["occupation"],
+                zip_code=data["zip_code"],
+            )
+        except UsernameTaken as taken:
+            form.add_error("username", taken.message)
+            return render(request, "accounts/signup.html", {"form": form}, status=400)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(
             request,

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.models import ApiToken, User
+from accounts.services import user_delete
 
 
 @admin.register(User)
@@ -19,6 +20,13 @@ class UserAdmin(DjangoUserAdmin):
         *DjangoUserAdmin.add_fieldsets,
         ("Demographics", {"fields": ("age", "gender", "occupation", "zip_code")}),
     )
+
+    def delete_model(self, request, obj):
+        user_delete(user=obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            user_delete(user=user)
 
 
 @admin.register(ApiToken)

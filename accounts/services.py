@@ -174,3 +174,10 @@ def api_token_user(*, token: str) -> User | None:
         # Recorded at most once a minute: not a write per request.
         ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
     return found.user
+
+
+def user_delete(*, user: User) -> None:
+    """A member and everything of theirs goes; the movies they rated are
+    recounted (ratings.receivers), so the next training forgets them."""
+    with transaction.atomic():
+        user.delete()

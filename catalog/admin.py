@@ -2,9 +2,10 @@ from django import forms
 from django.contrib import admin
 from django.db import models
 from django.db.models import Count
-from django.utils import timezone
 
 from catalog.models import Genre, Movie
+from catalog.services import movie_delete, movie_save, movies_set_visible
+from core.admin import GuardedActionsMixin
 
 
 class DecadeFilter(admin.SimpleListFilter):
@@ -29,7 +30,7 @@ class DecadeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Movie)
-class MovieAdmin(admin.ModelAdmin):
+class MovieAdmin(GuardedActionsMixin, admin.ModelAdmin):
     list_display = ("title", "year", "genre_list", "is_visible", "movielens_id")
     list_editable = ("is_visible",)
     list_filter = ("is_visible", "genres", DecadeFilter)
@@ -48,6 +49,10 @@ class MovieAdmin(admin.ModelAdmin):
         "updated_at",
     )
     actions = ("hide_movies", "show_movies")
+    action_permissions = {
+        "hide_movies": "catalog.change_movie",
+        "show_movies": "catalog.change_movie",
+    }
     formfield_overrides = {
         models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"},
     }
@@ -59,15 +64,32 @@ class MovieAdmin(admin.ModelAdmin):
     def genre_list(self, movie):
         return ", ".join(genre.name for genre in movie.genres.all())
 
+    def save_model(self, request, obj, form, change):
+        # Visibility goes through the catalogue's services like the actions
+        # (list_editable saves here too); the rest is an ordinary save.
+        visible = obj.is_visible
+        if change and "is_visible" in form.changed_data:
+            obj.is_visible = not visible  # the stored value; the service moves it
+        movie_save(movie=obj)
+        if change and "is_visible" in form.changed_data:
+            movies_set_visible(movie_ids=[obj.pk], visible=visible)
+            obj.is_visible = visible
+
+    def delete_model(self, request, obj):
+        movie_delete(movie=obj)
+
+    def delete_queryset(self, request, queryset):
+        for movie in queryset:
+            movie_delete(movie=movie)
+
     @admin.action(description="Hide selected movies from members and recommendations")
     def hide_movies(self, request, queryset):
-        # updated_at moves too: the recommender notices catalogue changes by it.
-        updated = queryset.update(is_visible=False, updated_at=timezone.now())
+        updated = movies_set_visible(movie_ids=queryset.values_list("pk", flat=True), visible=False)
         self.message_user(request, f"{updated} movie(s) hidden.")
 
     @admin.action(description="Show selected movies again")
     def show_movies(self, request, queryset):
-        updated = queryset.update(is_visible=True, updated_at=timezone.now())
+        updated = movies_set_visible(movie_ids=queryset.values_list("pk", flat=True), visible=True)
         self.message_user(request, f"{updated} movie(s) shown.")
 
 

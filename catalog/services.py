@@ -1,5 +1,7 @@
 from collections.abc import Iterable
 
+from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from catalog.models import MOVIELENS_GENRES, Genre, Movie
@@ -56,3 +58,35 @@ def movies_import_movielens(*, records: Iterable) -> int:
 def movielens_movie_ids() -> dict[int, int]:
     """MovieLens movie id -> our primary key."""
     return dict(Movie.objects.filter(movielens_id__isnull=False).values_list("movielens_id", "pk"))
+
+
+def movies_set_visible(*, movie_ids: Iterable[int], visible: bool) -> int:
+    """Hide or show movies for members and recommendations; returns how many
+    changed. updated_at moves too: the recommender notices catalogue changes
+    by it (gnn.edge.engine.catalogue_stamp)."""
+    changed = Movie.objects.filter(pk__in=list(movie_ids)).exclude(is_visible=visible)
+    return changed.update(is_visible=visible, updated_at=timezone.now())
+
+
+def movie_hide(*, movie: Movie) -> bool:
+    hidden = movies_set_visible(movie_ids=[movie.pk], visible=False)
+    movie.is_visible = False
+    return bool(hidden)
+
+
+def movie_show(*, movie: Movie) -> bool:
+    shown = movies_set_visible(movie_ids=[movie.pk], visible=True)
+    movie.is_visible = True
+    return bool(shown)
+
+
+def movie_save(*, movie: Movie) -> Movie:
+    """A curator's new or edited movie (its genres are saved by the form)."""
+    movie.save()
+    return movie
+
+
+def movie_delete(*, movie: Movie) -> None:
+    """The movie and its ratings go; its raters get new taste versions (ratings.receivers)."""
+    with transaction.atomic():
+        movie.delete()

@@ -1,19 +1,20 @@
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 
+from core.admin import GuardedActionsMixin
 from gnn.edge import registry
 from gnn.models import ModelVersion, TrainingRun
 from gnn.reporting import floor_names, metric_rows
 from gnn.services import (
-    expire_stale_runs,
     retraining_resume,
     retraining_status,
+    run_is_stale,
     training_request,
     version_activate,
-    versions_sync,
 )
 
 
@@ -59,7 +60,7 @@ class TrainingRunAdmin(_MetricsMixin, admin.ModelAdmin):
     list_display = (
         "pk",
         "trigger",
-        "status",
+        "status_now",
         "created_at",
         "duration",
         "ratings_count",
@@ -96,18 +97,24 @@ class TrainingRunAdmin(_MetricsMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="status", ordering="status")
+    def status_now(self, run):
+        if run.active and run_is_stale(run):
+            return f"{run.get_status_display()} (silent: taken for dead at the next request)"
+        return run.get_status_display()
+
     @admin.display(description="duration")
     def duration(self, run):
         seconds = run.duration_seconds
         return f"{seconds:.0f} s" if seconds is not None else "–"
 
     def changelist_view(self, request, extra_context=None):
-        expire_stale_runs()
+        # Read only: stale runs are expired where runs are requested, not here.
         from gnn.models import AutoRetraining
 
         extra = {
             "retraining_status": retraining_status(),
-            "retraining_paused": AutoRetraining.get().paused_at is not None,
+            "retraining_paused": AutoRetraining.current().paused_at is not None,
         }
         return super().changelist_view(request, {**(extra_context or {}), **extra})
 
@@ -124,7 +131,7 @@ class TrainingRunAdmin(_MetricsMixin, admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not request.user.has_perm("gnn.add_trainingrun"):
-            messages.error(request, "You may not change automatic retraining.")
+            raise PermissionDenied("You may not change automatic retraining.")
         else:
             retraining_resume()
             messages.success(request, "Automatic retraining is on again.")
@@ -133,8 +140,8 @@ class TrainingRunAdmin(_MetricsMixin, admin.ModelAdmin):
     def retrain_now(self, request):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not request.user.has_perm("gnn.add_trainingrun") and not request.user.is_superuser:
-            messages.error(request, "You may not start training runs.")
+        if not request.user.has_perm("gnn.add_trainingrun"):
+            raise PermissionDenied("You may not start training runs.")
         else:
             run = training_request(trigger=TrainingRun.Trigger.ADMIN)
             if run is None:
@@ -152,7 +159,7 @@ class TrainingRunAdmin(_MetricsMixin, admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(_MetricsMixin, admin.ModelAdmin):
+class ModelVersionAdmin(GuardedActionsMixin, _MetricsMixin, admin.ModelAdmin):
     list_display = (
         "version",
         "serving",
@@ -168,6 +175,7 @@ class ModelVersionAdmin(_MetricsMixin, admin.ModelAdmin):
     readonly_fields = ("version", "created_at", "data", "training_run", "metrics_table")
     exclude = ("metrics",)
     actions = ("activate",)
+    action_permissions = {"activate": "gnn.activate_modelversion"}
 
     def has_add_permission(self, request):
         return False
@@ -179,7 +187,7 @@ class ModelVersionAdmin(_MetricsMixin, admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        versions_sync()  # the files are the truth
+        # Read only: rows are synced where versions are published (and by bootstrap).
         self._current = registry.current_version(settings.MODELS_DIR)
         return super().changelist_view(request, extra_context)
 

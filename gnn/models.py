@@ -80,6 +80,7 @@ class ModelVersion(models.Model):
 
     class Meta:
         ordering = ["-version"]
+        permissions = [("activate_modelversion", "Can choose the version that is served")]
 
     def __str__(self):
         return self.version
@@ -102,5 +103,6 @@ class AutoRetraining(models.Model):
         return f"paused: {self.reason}" if self.paused_at else "on"
 
     @classmethod
-    def get(cls) -> AutoRetraining:
-        return cls.objects.get_or_create(pk=1)[0]
+    def current(cls) -> AutoRetraining:
+        """The state, read only (no row yet: on)."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)

@@ -76,7 +76,7 @@ def retrain_if_due() -> TrainingRun | None:
     nothing is due, and no write."""
     active = TrainingRun.objects.filter(active=True).first()
     if active is not None:
-        if not _is_stale(active):
+        if not run_is_stale(active):
             if active.status == Status.QUEUED and active.sent_at is None:
                 _send(active.pk)  # a hand-over that failed earlier
             return None
@@ -126,7 +126,7 @@ def _backoff_until(recent: list[TrainingRun]) -> datetime:
 
 def retraining_status() -> str:
     """What automatic retraining will do next, in a sentence (for the admin)."""
-    state = AutoRetraining.get()
+    state = AutoRetraining.current()
     if state.paused_at:
         when = timezone.localtime(state.paused_at).strftime("%Y-%m-%d %H:%M")
         return f"Automatic retraining is paused since {when}: {state.reason}"
@@ -189,7 +189,8 @@ def _send(run_id: int) -> bool:
     return True
 
 
-def _is_stale(run: TrainingRun) -> bool:
+def run_is_stale(run: TrainingRun) -> bool:
+    """A queued or running run nobody is carrying out any more (see expire_stale_runs)."""
     now = timezone.now()
     if run.status == Status.RUNNING:
         beat = run.heartbeat_at or run.started_at or run.created_at

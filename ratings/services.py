@@ -118,6 +118,22 @@ def rating_remove(*, user, movie: Movie) -> bool:
     return bool(deleted)
 
 
+def rating_move(*, rating: Rating, user, movie: Movie, value) -> RatingWrite:
+    """A curator's edit of a rating row: to another value, and possibly to
+    another member or movie (the old pair's rating goes, the new one's is set)."""
+    with transaction.atomic():
+        if (rating.user_id, rating.movie_id) != (user.pk, movie.pk):
+            rating_remove(user=rating.user, movie=rating.movie)
+        return rating_set(user=user, movie=movie, value=value)
+
+
+def ratings_of_deleted_movie_prepare(*, movie_id: int) -> list[int]:
+    """Before a movie goes: who rated or dismissed it (their taste versions move)."""
+    raters = Rating.objects.filter(movie_id=movie_id).values_list("user_id", flat=True)
+    dismissers = Dismissal.objects.filter(movie_id=movie_id).values_list("user_id", flat=True)
+    return sorted(set(raters) | set(dismissers))
+
+
 def dismissal_add(*, user, movie: Movie) -> Dismissal:
     with transaction.atomic():
         dismissal, created = Dismissal.objects.get_or_create(user=user, movie=movie)

@@ -9,6 +9,7 @@ from django.db import connection
 
 from catalog.models import Movie
 from gnn.edge import registry
+from gnn.services import versions_sync
 
 
 class Command(BaseCommand):
@@ -57,6 +58,7 @@ class Command(BaseCommand):
             call_command("train_model", stdout=self.stdout, stderr=self.stderr)
         else:
             self.stdout.write(f"Serving model version {serving}.")
+        versions_sync()  # the admin's list of versions mirrors the files
 
 
 @contextlib.contextmanager

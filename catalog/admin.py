@@ -23,7 +23,7 @@ class DecadeFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "none":
             return queryset.filter(year=None)
-        if value and value.isdigit():
+        if value and value.isascii() and value.isdigit() and len(value) <= 4:
             start = int(value)
             return queryset.filter(year__gte=start, year__lt=start + 10)
         return queryset

@@ -2,6 +2,7 @@
 panel and the model page. They call services and selectors only; the model
 itself stays behind gnn.selectors."""
 
+from django import forms
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
@@ -27,13 +28,21 @@ from recommender import collectors, operations
 PANEL_SIZES = (10, 20)
 
 
+class PanelQuery(forms.Form):
+    """The panel's query string; anything else (², 5,000 digits, NUL) is the default."""
+
+    n = forms.TypedChoiceField(
+        choices=[(str(size), size) for size in PANEL_SIZES], coerce=int, required=False
+    )
+
+    @classmethod
+    def size(cls, request) -> int:
+        form = cls(request.GET)
+        return (form.cleaned_data["n"] or PANEL_SIZES[0]) if form.is_valid() else PANEL_SIZES[0]
+
+
 def _panel_context(request) -> dict:
-    try:
-        n = int(request.GET.get("n", PANEL_SIZES[0]))
-    except ValueError:
-        n = PANEL_SIZES[0]
-    if n not in PANEL_SIZES:
-        n = PANEL_SIZES[0]
+    n = PanelQuery.size(request)
     if request.GET.get("refresh"):
         refresh_recommendations(user=request.user)
     recommendations = recommendations_for(user=request.user, n=n)
@@ -69,14 +78,13 @@ def recommendations_panel(request):
     """The panel alone, for htmx. Its HTML is cached per member, taste version,
     served model and size, so repeated reloads cost one cache read; the CSRF
     secret is in the key because the panel's forms carry a token for it."""
-    n = request.GET.get("n", str(PANEL_SIZES[0]))
     key = ":".join(
         (
             "panel",
             served_key(),
             str(request.user.pk),
             str(request.user.taste_version),
-            n if n.isdigit() and int(n) in PANEL_SIZES else str(PANEL_SIZES[0]),
+            str(PanelQuery.size(request)),
             request.META.get("CSRF_COOKIE", ""),
         )
     )

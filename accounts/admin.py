@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.models import ApiToken, User
-from accounts.services import user_delete
+from accounts.services import user_delete, user_taste_changed
 
 
 @admin.register(User)
@@ -20,6 +20,12 @@ class UserAdmin(DjangoUserAdmin):
         *DjangoUserAdmin.add_fieldsets,
         ("Demographics", {"fields": ("age", "gender", "occupation", "zip_code")}),
     )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and set(form.changed_data) & {"age", "gender", "occupation", "zip_code"}:
+            # Demographics are model inputs: the member's cached lists are stale.
+            user_taste_changed(user_id=obj.pk)
 
     def delete_model(self, request, obj):
         user_delete(user=obj)

@@ -176,3 +176,25 @@ def test_changelist_pages_never_write(curator_client, trained, url):
         and "django_session" not in q["sql"]
     ]  # fmt: skip
     assert writes == []
+
+
+def test_editing_a_members_demographics_in_the_admin_renews_their_lists(
+    curator_client, member, seeded
+):
+    member.refresh_from_db()
+    taste = member.taste_version
+    page = curator_client.get(reverse("admin:accounts_user_change", args=[member.pk]))
+    form = page.context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k != "password"}
+    data.update(
+        age=70, gender="F", occupation="retired", zip_code="", date_joined_0="2026-01-01",
+        date_joined_1="00:00:00", _save="Save",
+    )  # fmt: skip
+    data.pop("groups", None)
+    data.pop("user_permissions", None)
+    data.pop("last_login", None)
+    data.pop("date_joined", None)
+    response = curator_client.post(reverse("admin:accounts_user_change", args=[member.pk]), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    member.refresh_from_db()
+    assert member.age == 70 and member.taste_version > taste

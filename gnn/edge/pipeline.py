@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -132,7 +133,17 @@ def train_from_database(
     show_bar: bool = False,
 ) -> PipelineResult:
     torch.set_num_threads(settings.TORCH_THREADS_TRAINING)
+    clock = time.perf_counter()
+    phases: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        phases[name] = round(now - clock, 1)
+        clock = now
+
     dataset = load_snapshot()
+    lap("snapshot")
     counts = dataset.counts()
     if counts["ratings"] < MIN_RATINGS or counts["users"] < MIN_USERS:
         raise NotEnoughData(
@@ -147,15 +158,18 @@ def train_from_database(
     if max_steps is not None:
         cfg.max_steps = max_steps
     split = split_for_evaluation(dataset, seed)
+    lap("split")
     if progress:
         progress(
             f"training on {len(split.train.ratings):,} ratings; holding out "
             f"{len(split.warm_test):,} ratings and {len(split.held)} users for evaluation"
         )
     trained = train(split.train, cfg, progress=progress, show_bar=show_bar)
+    lap("training")
     if progress:
         progress("evaluating")
     metrics = evaluate(trained, split)
+    lap("evaluation")
     serve, gate = quality_gate(metrics, counts, _served_metrics())
     snapshot_at = parse_datetime(dataset.meta["snapshot_at"])
     metadata = {
@@ -170,6 +184,8 @@ def train_from_database(
         "chosen_on_validation": trained.chosen,
         "torch_threads": torch.get_num_threads(),
         "quality_gate": gate,
+        # Seconds per phase; "training" splits into trained.phases.
+        "phases": {**phases, **{f"training.{k}": v for k, v in trained.phases.items()}},
     }
     if progress:
         progress("publishing")  # also the last check that the run is still wanted

@@ -60,6 +60,7 @@ class TrainedModel:
     seconds: float
     history: list[dict] = field(default_factory=list)
     chosen: dict = field(default_factory=dict)  # hyperparameters chosen on validation
+    phases: dict = field(default_factory=dict)  # seconds per phase of training
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {
@@ -322,6 +323,8 @@ def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
         bar.close()
     model.load_state_dict(best["state"])
     model.eval()
+    phases = {"message_passing": round(time.perf_counter() - started, 1)}
+    channels_started = time.perf_counter()
     chosen = {}
     if cfg.ease or cfg.prior:
         chosen = fit_channels(
@@ -337,6 +340,7 @@ def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
         seconds=time.perf_counter() - started,
         history=history,
         chosen=chosen,
+        phases={**phases, "channels": round(time.perf_counter() - channels_started, 1)},
     )
 
 

@@ -1,0 +1,177 @@
+"""Import, train and serve at a given size, through the project's own commands.
+
+    python benchmarks/scale.py --users 6040 --movies 3706 --ratings 1000000
+    python benchmarks/scale.py --data data/ml-100k            # an existing directory
+    python benchmarks/scale.py --ratings 100000 --database postgres://postgres@127.0.0.1:5432/scale
+
+Writes a synthetic dataset (fixtures/make_synthetic.py) unless --data is
+given, into a scratch directory (--work, default /tmp/reel-scale), with a
+fresh database there (SQLite unless --database names a PostgreSQL one, which
+is dropped and created). Then, each in its own process so that peak memory is
+the step's own: ``seed_movielens``; ``train_model``; a serving process that
+times the first recommendation (the model load included) and the uncached
+recommendations of 200 random members (p50/p95). Last, the model's and the
+floors' new-member figures from the version's own evaluation. It prints the
+command it ran, every figure, and a JSON line to compare runs by.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def run_step(name: str, argv: list[str], env: dict) -> dict:
+    """Run a child; its wall time, its own peak RSS (MiB) and its output."""
+    started = time.perf_counter()
+    peak_file = env["DATA_DIR"] + f"/../{name}.peak"
+    child = [PYTHON, "-c", PEAK, peak_file, *argv]
+    done = subprocess.run(child, cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        tail = f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+        sys.exit(f"{name} failed ({done.returncode}):\n{tail}")
+    peak = int(Path(peak_file).read_text())
+    return {"seconds": round(seconds, 1), "peak_rss_mib": round(peak / 1024),
+            "output": done.stdout}  # fmt: skip
+
+
+# Runs the step in-process (runpy), then writes the process's peak RSS (KiB).
+PEAK = r"""
+import resource, runpy, sys
+out, argv = sys.argv[1], sys.argv[2:]
+sys.argv = argv[1:] if argv[0] == sys.executable else argv
+try:
+    if sys.argv[0] == "-c":
+        code = sys.argv[1]; sys.argv = ["-c"]; exec(compile(code, "<step>", "exec"), {})
+    else:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+finally:
+    open(out, "w").write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+"""
+
+
+SERVE = r"""
+import json, os, random, sys, time
+import django
+django.setup()
+import numpy as np
+from django.core.cache import cache
+from accounts.models import User
+from gnn import selectors
+started = time.perf_counter()
+member = User.objects.filter(ratings__isnull=False).order_by("pk").first()
+selectors.recommendations_for(user=member, n=10)
+first = time.perf_counter() - started
+ids = list(User.objects.filter(ratings__isnull=False).distinct().values_list("pk", flat=True))
+random.Random(0).shuffle(ids)
+samples = []
+for pk in ids[:200]:
+    user = User.objects.get(pk=pk)
+    cache.clear()
+    t = time.perf_counter()
+    selectors.recommendations_for(user=user, n=10)
+    samples.append(time.perf_counter() - t)
+ms = np.array(samples) * 1000
+print(json.dumps({"first_recommendation_s": round(first, 2),
+                  "uncached_p50_ms": round(float(np.percentile(ms, 50)), 2),
+                  "uncached_p95_ms": round(float(np.percentile(ms, 95)), 2)}))
+"""
+
+
+def new_member_figures(models_dir: Path) -> dict:
+    current = (models_dir / "current").resolve()
+    metadata = json.loads((current / "metadata.json").read_text())
+    metrics = metadata.get("metrics", {})
+    out = {"training_seconds_in_metadata": metadata.get("training_seconds"),
+           "phases": metadata.get("phases")}  # fmt: skip
+    for protocol in ("warm", "cold", "first_5", "random_5"):
+        block = metrics.get(protocol) or {}
+        out[protocol] = {
+            method: block[method]["ndcg_at_10"]
+            for method in ("model", "group_popularity", "popularity", "ease")
+            if isinstance(block.get(method), dict) and "ndcg_at_10" in block[method]
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int)
+    parser.add_argument("--movies", type=int)
+    parser.add_argument("--ratings", type=int)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--data", type=Path, help="an ml-100k-layout directory instead")
+    parser.add_argument("--database", help="a PostgreSQL URL (dropped and created)")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/reel-scale"))
+    parser.add_argument("--skip-train", action="store_true", help="import only")
+    args = parser.parse_args()
+    print("$ " + shlex.join([PYTHON, *sys.argv]), flush=True)
+
+    work = args.work
+    if work.exists():
+        subprocess.run(["rm", "-rf", str(work)], check=True)
+    work.mkdir(parents=True)
+    data = args.data
+    if data is None:
+        ratings = args.ratings or 1_000_000
+        users = args.users or round(ratings / 165.6)  # MovieLens 1M's ratings per member
+        movies = args.movies or min(round(users * 0.61), 6000)
+        data = work / "dataset"
+        made = time.perf_counter()
+        subprocess.run([PYTHON, "fixtures/make_synthetic.py", "--users", str(users), "--movies",
+                        str(movies), "--ratings", str(ratings), "--seed", str(args.seed),
+                        "--out", str(data)], cwd=ROOT, check=True, capture_output=True)  # fmt: skip
+        print(f"dataset: {users:,} users, {movies:,} movies, ~{ratings:,} ratings "
+              f"({time.perf_counter() - made:.1f} s)")  # fmt: skip
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CACHE_"))}
+    env.update(DEBUG="true", READ_DOTENV="false", DATA_DIR=str(work / "data"),
+               MODELS_DIR=str(work / "models"), LOG_FORMAT="plain",
+               DJANGO_SETTINGS_MODULE="recommender.settings",
+               PYTHONPATH=str(ROOT))  # fmt: skip
+    if args.database:
+        name = args.database.rsplit("/", 1)[-1]
+        admin = args.database.rsplit("/", 1)[0] + "/postgres"
+        for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
+            subprocess.run(["psql", admin, "-qc", sql], check=True, capture_output=True)
+        env["DATABASE_URL"] = args.database
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{work / 'db.sqlite3'}"
+    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+
+    report: dict = {"database": "postgresql" if args.database else "sqlite"}
+    seeded = run_step("seed_movielens", [PYTHON, "manage.py", "seed_movielens", "--source",
+                                         str(data)], env)  # fmt: skip
+    report["seed_movielens"] = {k: v for k, v in seeded.items() if k != "output"}
+    print(f"seed_movielens: {seeded['seconds']} s, peak RSS {seeded['peak_rss_mib']} MiB")
+    if not args.skip_train:
+        trained = run_step("train_model", [PYTHON, "manage.py", "train_model"], env)
+        report["train_model"] = {k: v for k, v in trained.items() if k != "output"}
+        print(f"train_model: {trained['seconds']} s, peak RSS {trained['peak_rss_mib']} MiB")
+        served = run_step("serve", [PYTHON, "-c", SERVE], env)
+        report["serve"] = json.loads(served["output"].strip().splitlines()[-1])
+        report["serve"]["peak_rss_mib"] = served["peak_rss_mib"]
+        print("serve: " + ", ".join(f"{k} {v}" for k, v in report["serve"].items()))
+        report["figures"] = new_member_figures(work / "models")
+        for protocol in ("warm", "cold", "first_5", "random_5"):
+            figures = report["figures"][protocol]
+            print(f"NDCG@10 {protocol:9s}" + "".join(f"  {m} {v:.4f}" for m, v in figures.items()))
+        if report["figures"]["phases"]:
+            print(
+                "phases: " + ", ".join(f"{k} {v} s" for k, v in report["figures"]["phases"].items())
+            )
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

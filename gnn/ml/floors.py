@@ -52,13 +52,43 @@ def liked_matrix(users: np.ndarray, items: np.ndarray, values: np.ndarray, shape
 
 
 def ease_weights(X: np.ndarray, lam: float) -> np.ndarray:
-    """EASE's item-item matrix B for the 0/1 user-item matrix ``X``."""
-    gram = X.T @ X
-    gram[np.diag_indices_from(gram)] += lam
-    inverse = np.linalg.inv(gram)
+    """EASE's item-item matrix B for the 0/1 user-item matrix ``X``.
+
+    XᵀX is computed once per matrix (in float32, exact for 0/1 counts), and
+    the inverse of the symmetric positive definite XᵀX + λI by Cholesky, at
+    about half the cost of a general inverse: the floors try several λ."""
+    inverse = spd_inverse(_gram(X) + lam * np.eye(X.shape[1]))
     weights = -inverse / np.diag(inverse)[None, :]
     weights[np.diag_indices_from(weights)] = 0.0
     return weights
+
+
+_grams: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _gram(X: np.ndarray) -> np.ndarray:
+    found = _grams.get(id(X))
+    if found is not None and found[0] is X:
+        return found[1]
+    import torch
+
+    # Counts of co-rated movies are integers below 2**24: float32 is exact here.
+    dense = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+    gram = (dense.T @ dense).double().numpy()
+    _grams.clear()  # one matrix at a time: they are large
+    _grams[id(X)] = (X, gram)
+    return gram
+
+
+def spd_inverse(matrix: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive definite matrix (Cholesky)."""
+    import torch
+
+    tensor = torch.from_numpy(matrix)
+    factor, info = torch.linalg.cholesky_ex(tensor)
+    if int(info):
+        return np.linalg.inv(matrix)  # not positive definite after all: the general way
+    return torch.cholesky_inverse(factor).numpy()
 
 
 def _ndcg(scores: np.ndarray, exclude, relevant) -> float:

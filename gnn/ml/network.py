@@ -57,6 +57,7 @@ class Config:
     eval_every: int = 30
     patience: int = 50  # evaluations without improvement before stopping
     val_frac: float = 0.05  # share of each user's ratings kept for validation
+    eval_members: int = 2000  # validation members watched (a fixed sample beyond this)
     target_frac: float = 0.2  # share of an ordinary user's edges used as targets
     fewshot_share: float = 0.6  # share of users reduced to their k earliest edges
     fewshot_ks: tuple = (0, 1, 3, 5, 10)
@@ -260,12 +261,19 @@ class MovieTables:
         self.prior = prior  # demographic prior [groups, M], or None
 
 
-def ease_weights(X: torch.Tensor, lam: float) -> torch.Tensor:
+def ease_gram(X: torch.Tensor) -> torch.Tensor:
+    """XᵀX in float64, computed once for every λ tried."""
+    return X.T.double() @ X.double()
+
+
+def ease_weights(X: torch.Tensor, lam: float, gram: torch.Tensor | None = None) -> torch.Tensor:
     """EASE (Steck 2019) from a user-movie matrix: G = XᵀX + λI, P = G⁻¹,
-    B = -P / diag(P) with a zero diagonal (float64 for the inverse)."""
-    gram = X.T.double() @ X.double()
+    B = -P / diag(P) with a zero diagonal (float64; G is symmetric positive
+    definite, so the inverse goes by Cholesky, half the work of a general one)."""
+    gram = (ease_gram(X) if gram is None else gram).clone()
     gram.diagonal().add_(lam)
-    inverse = torch.linalg.inv(gram)
+    factor, info = torch.linalg.cholesky_ex(gram)
+    inverse = torch.cholesky_inverse(factor) if int(info) == 0 else torch.linalg.inv(gram)
     weights = -inverse / inverse.diagonal()[None, :]
     weights.fill_diagonal_(0.0)
     return weights.float()

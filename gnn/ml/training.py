@@ -41,6 +41,7 @@ from gnn.ml.network import (
     N_RATINGS,
     Config,
     Recommender,
+    ease_gram,
     ease_weights,
     entry_orders,
     fit_baseline,
@@ -84,6 +85,16 @@ def split_validation(ratings: Ratings, fraction: float, seed: int) -> tuple[Rati
     kept = np.bincount(ratings.user[~pick], minlength=int(ratings.user.max()) + 1)
     pick &= kept[ratings.user] >= 5
     return ratings.take(~pick), ratings.take(pick)
+
+
+def sample_members(validation: Ratings, limit: int, seed: int) -> np.ndarray:
+    """The validation members (sorted), or a fixed seeded sample of ``limit``
+    of them: beyond a few thousand members the figures hardly move, and
+    ranking every member against the catalogue at every check costs."""
+    members = np.unique(validation.user)
+    if len(members) <= limit:
+        return members
+    return np.sort(np.random.default_rng(seed + 4242).choice(members, limit, replace=False))
 
 
 class _Edges:
@@ -244,6 +255,10 @@ def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
     preprocessor = Preprocessor.fit(users, movies, use_zip=cfg.use_zip)
     train_part, validation = split_validation(all_ratings, cfg.val_frac, cfg.seed)
     edges = _Edges(train_part, n_users, cfg)
+    # Early stopping watches a fixed sample of the validation members.
+    watched = validation.take(
+        np.isin(validation.user, sample_members(validation, cfg.eval_members, cfg.seed))
+    )
     mu, base = fit_baseline(edges.u, edges.m, edges.r, n_users, n_movies)
     model = Recommender(
         preprocessor.n_user_features, preprocessor.n_movie_features, n_movies, mu, cfg
@@ -297,7 +312,7 @@ def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
         if step % cfg.eval_every and step != cfg.max_steps:
             continue
         cache = build_cache(average, user_x, movie_x, None, edges.u, edges.m, edges.r)
-        metrics = warm_metrics(average, cache, train_part, validation, n_users)
+        metrics = warm_metrics(average, cache, train_part, watched, n_users)
         metrics["step"] = step
         history.append(metrics)
         note = (
@@ -395,7 +410,7 @@ def fit_channels(model, users, user_x, movie_x, train_part, validation, all_rati
     t = torch.as_tensor
     tu, tm, tr = t(train_part.user), t(train_part.movie), t(train_part.value)
     cache = build_cache(model, user_x, movie_x, None, tu, tm, tr)
-    members = np.unique(validation.user)
+    members = sample_members(validation, cfg.eval_members, cfg.seed)
     chosen = {"ease_lambda": None, "ease_scale": 0.0, "ease_half": 0.0}
     chosen.update(prior_smoothing=None, prior_scale=0.0, prior_half=1.0)
     if not len(members):
@@ -459,8 +474,9 @@ def fit_channels(model, users, user_x, movie_x, train_part, validation, all_rati
         base = views["all"][0]
         best = (ndcg(base), None, 0.0)
         fitted = {}
+        gram = ease_gram(X)
         for lam in cfg.ease_lambdas:
-            fitted[lam] = ease_weights(X, lam)
+            fitted[lam] = ease_weights(X, lam, gram)
             part = (X[rows] @ fitted[lam]).numpy()
             for scale in cfg.ease_scales:
                 if scale and (score := ndcg(base + scale * part)) > best[0] + 1e-9:

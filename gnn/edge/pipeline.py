@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -135,11 +136,14 @@ def train_from_database(
     torch.set_num_threads(settings.TORCH_THREADS_TRAINING)
     clock = time.perf_counter()
     phases: dict[str, float] = {}
+    peaks: dict[str, int] = {}
 
     def lap(name: str) -> None:
         nonlocal clock
         now = time.perf_counter()
         phases[name] = round(now - clock, 1)
+        # The process's high-water mark so far (MiB): which phase raised it.
+        peaks[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         clock = now
 
     dataset = load_snapshot()
@@ -186,6 +190,7 @@ def train_from_database(
         "quality_gate": gate,
         # Seconds per phase; "training" splits into trained.phases.
         "phases": {**phases, **{f"training.{k}": v for k, v in trained.phases.items()}},
+        "peak_rss_mib_after": peaks,
     }
     if progress:
         progress("publishing")  # also the last check that the run is still wanted

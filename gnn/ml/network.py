@@ -270,13 +270,20 @@ def ease_weights(X: torch.Tensor, lam: float, gram: torch.Tensor | None = None) 
     """EASE (Steck 2019) from a user-movie matrix: G = XᵀX + λI, P = G⁻¹,
     B = -P / diag(P) with a zero diagonal (float64; G is symmetric positive
     definite, so the inverse goes by Cholesky, half the work of a general one)."""
-    gram = (ease_gram(X) if gram is None else gram).clone()
-    gram.diagonal().add_(lam)
-    factor, info = torch.linalg.cholesky_ex(gram)
-    inverse = torch.cholesky_inverse(factor) if int(info) == 0 else torch.linalg.inv(gram)
-    weights = -inverse / inverse.diagonal()[None, :]
-    weights.fill_diagonal_(0.0)
-    return weights.float()
+    # In place where it can be: at a few thousand movies each copy is 100 MB.
+    shifted = (ease_gram(X) if gram is None else gram).clone()
+    shifted.diagonal().add_(lam)
+    factor, info = torch.linalg.cholesky_ex(shifted)
+    if int(info) == 0:
+        del shifted
+        inverse = torch.cholesky_inverse(factor)
+    else:
+        inverse = torch.linalg.inv(shifted)
+        del shifted
+    del factor
+    inverse.div_(-inverse.diagonal().clone()[None, :])
+    inverse.fill_diagonal_(0.0)
+    return inverse.float()
 
 
 class Recommender(nn.Module):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -338,7 +339,10 @@ def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
         bar.close()
     model.load_state_dict(best["state"])
     model.eval()
-    phases = {"message_passing": round(time.perf_counter() - started, 1)}
+    phases = {
+        "message_passing": round(time.perf_counter() - started, 1),
+        "message_passing_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
     channels_started = time.perf_counter()
     chosen = {}
     if cfg.ease or cfg.prior:
@@ -473,17 +477,21 @@ def fit_channels(model, users, user_x, movie_x, train_part, validation, all_rati
         X = item_item_inputs(tu, tm, tr, n_users, n_movies)
         base = views["all"][0]
         best = (ndcg(base), None, 0.0)
-        fitted = {}
         gram = ease_gram(X)
+        weights = None  # only the best λ's weights are kept (each is M x M)
         for lam in cfg.ease_lambdas:
-            fitted[lam] = ease_weights(X, lam, gram)
-            part = (X[rows] @ fitted[lam]).numpy()
+            candidate = ease_weights(X, lam, gram)
+            part = (X[rows] @ candidate).numpy()
+            improved = False
             for scale in cfg.ease_scales:
                 if scale and (score := ndcg(base + scale * part)) > best[0] + 1e-9:
-                    best = (score, lam, scale)
+                    best, improved = (score, lam, scale), True
+            if improved:
+                weights = candidate
+            del candidate, part
+        del gram
         if best[1] is not None:
             chosen.update(ease_lambda=best[1], ease_scale=best[2])
-            weights = fitted[best[1]]
             for name, (_, given) in views.items():
                 local = remap_users(given, members, n_users)
                 inputs = item_item_inputs(

@@ -33,12 +33,14 @@ def test_health_is_503_when_the_database_is_unreachable(client, db, monkeypatch)
         vendor = "postgresql"
 
         def cursor(self):
-            raise RuntimeError("connection refused")
+            raise RuntimeError('could not connect to "db.internal", user "reel_admin"')
 
     monkeypatch.setattr("recommender.api.connection", Unreachable())
     response = client.get("/api/health")
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable"
+    # Hosts and database users stay in the log, out of the public answer.
+    assert "db.internal" not in response.text and "reel_admin" not in response.text
 
 
 def test_docs_and_openapi_are_served(client, db):

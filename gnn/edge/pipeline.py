@@ -189,8 +189,14 @@ def train_from_database(
         "torch_threads": torch.get_num_threads(),
         "quality_gate": gate,
         # Seconds per phase; "training" splits into trained.phases.
-        "phases": {**phases, **{f"training.{k}": v for k, v in trained.phases.items()}},
-        "peak_rss_mib_after": peaks,
+        "phases": {
+            **phases,
+            **{f"training.{k}": v for k, v in trained.phases.items() if k != "peak_rss_mib"},
+        },
+        "peak_rss_mib_after": {
+            **peaks,
+            "training.message_passing": trained.phases.get("peak_rss_mib"),
+        },
     }
     if progress:
         progress("publishing")  # also the last check that the run is still wanted

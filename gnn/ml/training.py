@@ -341,7 +341,8 @@ def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
     model.eval()
     phases = {
         "message_passing": round(time.perf_counter() - started, 1),
-        "message_passing_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        # The high-water mark after it (MiB), not a duration.
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }
     channels_started = time.perf_counter()
     chosen = {}

@@ -132,9 +132,8 @@ class TrainingRunAdmin(_MetricsMixin, admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not request.user.has_perm("gnn.add_trainingrun"):
             raise PermissionDenied("You may not change automatic retraining.")
-        else:
-            retraining_resume()
-            messages.success(request, "Automatic retraining is on again.")
+        retraining_resume()
+        messages.success(request, "Automatic retraining is on again.")
         return HttpResponseRedirect(reverse("admin:gnn_trainingrun_changelist"))
 
     def retrain_now(self, request):
@@ -142,19 +141,17 @@ class TrainingRunAdmin(_MetricsMixin, admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not request.user.has_perm("gnn.add_trainingrun"):
             raise PermissionDenied("You may not start training runs.")
+        run = training_request(trigger=TrainingRun.Trigger.ADMIN)
+        if run is None:
+            messages.warning(
+                request, "A training run is already queued or running; it was not started twice."
+            )
         else:
-            run = training_request(trigger=TrainingRun.Trigger.ADMIN)
-            if run is None:
-                messages.warning(
-                    request,
-                    "A training run is already queued or running; it was not started twice.",
-                )
-            else:
-                messages.success(
-                    request,
-                    f"Training run {run.pk} is queued. A worker trains it and the site switches "
-                    "to the new version when it is ready.",
-                )
+            messages.success(
+                request,
+                f"Training run {run.pk} is queued. A worker trains it and the site switches "
+                "to the new version when it is ready.",
+            )
         return HttpResponseRedirect(reverse("admin:gnn_trainingrun_changelist"))
 
 

@@ -192,6 +192,17 @@ def channels(*parts):
 
 
 @torch.no_grad()
+def batch_scores(cache: MovieCache, zu, ui, mi, r, keys) -> torch.Tensor:
+    """The ranking scores of a batch of members [n, M] with every channel:
+    their embeddings ``zu``, their ratings (row in the batch, movie node,
+    value) and their demographic prior ``keys``."""
+    n = zu.size(0)
+    counts = torch.bincount(ui, minlength=n).numpy()
+    channel = item_item_scores(cache, ui, mi, r, n)
+    return rank_scores(cache, zu, channels(channel, prior_scores(cache, keys, counts)))
+
+
+@torch.no_grad()
 def rank_scores(cache: MovieCache, zu: torch.Tensor, item_item=None) -> torch.Tensor:
     """The ranking score of every movie: z_u . z_m + rank bias, plus the
     item-item channel of the user's liked movies when the model has one."""

@@ -22,16 +22,9 @@ import numpy as np
 import torch
 
 from gnn.ml import evaluation
-from gnn.ml.data import Ratings, Users
+from gnn.ml.data import Ratings, Users, remap_users
 from gnn.ml.floors import Floors, Reveal
-from gnn.ml.inference import (
-    channels,
-    embed_users,
-    item_item_scores,
-    predicted_ratings,
-    prior_scores,
-    rank_scores,
-)
+from gnn.ml.inference import batch_scores, embed_users, predicted_ratings
 from gnn.ml.network import prior_keys
 from gnn.ml.training import TrainedModel, warm_metrics
 
@@ -69,20 +62,14 @@ def evaluate_warm(trained: TrainedModel, test: Ratings, floors: Floors | None = 
     relevant_all = evaluation.relevant_items(test.user, test.movie, test.value, n_users)
     relevant = [relevant_all[u] for u in users]
 
-    theirs = seen.take(np.isin(seen.user, users))  # the channel of the evaluated users only
-    channel = item_item_scores(
-        cache,
-        torch.as_tensor(theirs.user),
-        torch.as_tensor(theirs.movie),
-        torch.as_tensor(theirs.value),
-        n_users,
-    )
-    rows = torch.as_tensor(users)
+    # The evaluated users only, as rows 0..len(users)-1 of a batch.
+    theirs = remap_users(seen.take(np.isin(seen.user, users)), users, n_users)
     age_mean = trained.preprocessor.state["age_mean"]
     groups = prior_keys(trained.users.age, trained.users.gender, age_mean)[users]
-    rated = np.bincount(seen.user, minlength=n_users)[users]
-    extra = channels(None if channel is None else channel[rows], prior_scores(cache, groups, rated))
-    model_scores = rank_scores(cache, cache.users[rows], extra).numpy()
+    t = torch.as_tensor
+    model_scores = batch_scores(
+        cache, cache.users[t(users)], t(theirs.user), t(theirs.movie), t(theirs.value), groups
+    ).numpy()
     rmse = warm_metrics(trained.model, cache, seen, test, n_users)["rmse"]
     bias = floors.bias
     return {
@@ -127,18 +114,10 @@ def evaluate_new_users(
         torch.as_tensor(given.movie),
         torch.as_tensor(given.value),
     )
-    channel = item_item_scores(
-        cache,
-        torch.as_tensor(given.user),
-        torch.as_tensor(given.movie),
-        torch.as_tensor(given.value),
-        n_held,
-    )
     held_groups = evaluation.demographic_groups(held.age, held.gender)
-    rated = np.bincount(given.user, minlength=n_held)
     keys = prior_keys(held.age, held.gender, trained.preprocessor.state["age_mean"])
-    extra = channels(channel, prior_scores(cache, keys, rated))
-    scores = rank_scores(cache, zu, extra).numpy()
+    t = torch.as_tensor
+    scores = batch_scores(cache, zu, t(given.user), t(given.movie), t(given.value), keys).numpy()
     exclude = evaluation.items_by_user(given.user, given.movie, n_held)
     relevant = evaluation.relevant_items(test.user, test.movie, test.value, n_held)
     predictions = predicted_ratings(trained.model, cache, zu, bu)

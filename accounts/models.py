@@ -1,6 +1,6 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.db.models.functions import Lower
 
 from core.movielens import GENDERS, OCCUPATIONS
@@ -17,8 +17,10 @@ class Source(models.TextChoices):
 
 class MemberManager(UserManager):
     def get_by_natural_key(self, username):
-        # Log-in (and createsuperuser's checks) match usernames case-insensitively.
-        return self.get(username__iexact=username)
+        # Log-in (and createsuperuser's checks) match usernames case-insensitively,
+        # as LOWER(username) = LOWER(%s): the unique index on LOWER(username)
+        # answers it (iexact would compare UPPER(...) and scan the table).
+        return self.alias(lowered=Lower("username")).get(lowered=Lower(Value(username)))
 
 
 class User(AbstractUser):

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gnn.ml import evaluation
-from gnn.ml.data import Ratings, Users
+from gnn.ml.data import Ratings, Users, remap_users
 
 LAMBDAS = (50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0)
 BETAS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -44,55 +44,54 @@ Reveal = Callable[[Ratings], tuple[Ratings, Ratings]]
 
 
 def liked_matrix(users: np.ndarray, items: np.ndarray, values: np.ndarray, shape) -> np.ndarray:
-    """Dense 0/1 matrix of ratings of 4 or 5 (rows users, columns items)."""
-    matrix = np.zeros(shape, dtype=np.float64)
+    """Dense 0/1 matrix of ratings of 4 or 5 (rows users, columns items);
+    float32 holds 0/1 and their co-occurrence counts exactly, at half the
+    memory of float64."""
+    matrix = np.zeros(shape, dtype=np.float32)
     liked = values >= evaluation.RELEVANT_FROM
     matrix[users[liked], items[liked]] = 1.0
     return matrix
 
 
+class EaseFit:
+    """EASE's item-item matrix B for one 0/1 user-item matrix ``X``, for any
+    λ: XᵀX is computed once (float32 is exact for 0/1 counts below 2**24),
+    and the inverse of XᵀX + λI goes by Cholesky (gnn.ml.network)."""
+
+    def __init__(self, X: np.ndarray):
+        self.X = X
+        self._gram = None
+
+    def weights(self, lam: float) -> np.ndarray:
+        import torch
+
+        from gnn.ml.network import ease_weights
+
+        if self._gram is None:
+            dense = torch.from_numpy(np.ascontiguousarray(self.X, dtype=np.float32))
+            self._gram = (dense.T @ dense).double()
+        return ease_weights(None, lam, self._gram).numpy()
+
+
 def ease_weights(X: np.ndarray, lam: float) -> np.ndarray:
-    """EASE's item-item matrix B for the 0/1 user-item matrix ``X``.
-
-    XᵀX is computed once per matrix (in float32, exact for 0/1 counts), and
-    the inverse of the symmetric positive definite XᵀX + λI by Cholesky, at
-    about half the cost of a general inverse: the floors try several λ."""
-    inverse = spd_inverse(_gram(X) + lam * np.eye(X.shape[1]))
-    weights = -inverse / np.diag(inverse)[None, :]
-    weights[np.diag_indices_from(weights)] = 0.0
-    return weights
-
-
-_grams: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _gram(X: np.ndarray) -> np.ndarray:
-    found = _grams.get(id(X))
-    if found is not None and found[0] is X:
-        return found[1]
-    import torch
-
-    # Counts of co-rated movies are integers below 2**24: float32 is exact here.
-    dense = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
-    gram = (dense.T @ dense).double().numpy()
-    _grams.clear()  # one matrix at a time: they are large
-    _grams[id(X)] = (X, gram)
-    return gram
-
-
-def spd_inverse(matrix: np.ndarray) -> np.ndarray:
-    """The inverse of a symmetric positive definite matrix (Cholesky)."""
-    import torch
-
-    tensor = torch.from_numpy(matrix)
-    factor, info = torch.linalg.cholesky_ex(tensor)
-    if int(info):
-        return np.linalg.inv(matrix)  # not positive definite after all: the general way
-    return torch.cholesky_inverse(factor).numpy()
+    """EASE's B for ``X`` and one λ."""
+    return EaseFit(X).weights(lam)
 
 
 def _ndcg(scores: np.ndarray, exclude, relevant) -> float:
     return evaluation.ranking_metrics(evaluation.top_k(scores, exclude), relevant).ndcg
+
+
+VALIDATION_MEMBERS = 2000
+
+
+def _sample(rows: np.ndarray, seed: int) -> np.ndarray:
+    """A fixed seeded sample of at most VALIDATION_MEMBERS of ``rows``
+    (sorted): beyond a few thousand members the choice hardly moves, and
+    every λ ranks the whole catalogue for each of them."""
+    if len(rows) <= VALIDATION_MEMBERS:
+        return rows
+    return np.sort(np.random.default_rng(seed + 1).choice(rows, VALIDATION_MEMBERS, replace=False))
 
 
 def _split_users(n_users: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,18 +131,22 @@ class Floors:
         )
         self.groups = evaluation.demographic_groups(self.users.age, self.users.gender)
         self._X = liked_matrix(r.user, r.movie, r.value, (len(self.users), self.n_items))
+        self._full = EaseFit(self._X)
         self._train_rows, self._valid_rows = _split_users(len(self.users), self.seed)
 
     # --- EASE on the whole training set --------------------------------------
 
     def ease(self, lam: float) -> np.ndarray:
+        # One λ at a time: each B is [items x items] (55 MB at 3,706 movies).
         if lam not in self._weights:
-            self._weights[lam] = ease_weights(self._X, lam)
+            self._weights.clear()
+            self._weights[lam] = self._full.weights(lam)
         return self._weights[lam]
 
     def warm_lambda(self) -> float:
         """λ for members in training: a seeded 20% of the training ratings is
-        held back, EASE fitted on the rest, λ chosen by NDCG@10 on it."""
+        held back, EASE fitted on the rest, λ chosen by NDCG@10 on it (for a
+        fixed sample of at most VALIDATION_MEMBERS members)."""
         if "ease_warm_lambda" not in self.chosen:
             r = self.ratings
             rng = np.random.default_rng(self.seed)
@@ -151,17 +154,19 @@ class Floors:
             fit, check = r.take(~valid), r.take(valid)
             n_users = len(self.users)
             X = liked_matrix(fit.user, fit.movie, fit.value, (n_users, self.n_items))
-            users = np.unique(check.user[check.value >= evaluation.RELEVANT_FROM])
+            liked_by = np.unique(check.user[check.value >= evaluation.RELEVANT_FROM])
+            users = _sample(liked_by, self.seed)
             seen = evaluation.items_by_user(fit.user, fit.movie, n_users)
             relevant = evaluation.relevant_items(check.user, check.movie, check.value, n_users)
-            exclude = [seen[u] for u in users]
+            exclude = evaluation.Excluded([seen[u] for u in users])
             wanted = [relevant[u] for u in users]
+            fitted = EaseFit(X)
             scored = {}
             for lam in LAMBDAS:
                 if not len(users):
                     scored[lam] = 0.0
                     continue
-                scored[lam] = _ndcg(X[users] @ ease_weights(X, lam), exclude, wanted)
+                scored[lam] = _ndcg(X[users] @ fitted.weights(lam), exclude, wanted)
             best = max(LAMBDAS, key=lambda lam: (scored[lam], -lam))
             self.chosen["ease_warm_lambda"] = round(best / (1 - VALIDATION_SHARE), 1)
         return self.chosen["ease_warm_lambda"]
@@ -211,50 +216,59 @@ class Floors:
     # --- EASE fold-in for new members with a few ratings ----------------------
 
     def few_shot_choice(self, name: str, reveal: Reveal) -> tuple[float, float]:
-        """(λ, β) for new members whose given ratings ``reveal`` picks, chosen
-        on validation users: EASE fitted on the other training users, each
-        validation user's ratings revealed the same way, the rest ranked."""
-        key = f"ease_{name}"
-        if key not in self.chosen:
-            r = self.ratings
-            train_rows, valid_rows = self._train_rows, self._valid_rows
-            in_train = np.isin(r.user, train_rows)
-            fit, check = r.take(in_train), r.take(~in_train)
-            n_users = len(self.users)
-            given, rest = reveal(check)
-            given_X = liked_matrix(given.user, given.movie, given.value, (n_users, self.n_items))
-            exclude_all = evaluation.items_by_user(given.user, given.movie, n_users)
-            relevant = evaluation.relevant_items(rest.user, rest.movie, rest.value, n_users)
-            exclude = [exclude_all[u] for u in valid_rows]
-            wanted = [relevant[u] for u in valid_rows]
-            fit_groups_scores = evaluation.group_popularity_scores(
-                fit.user, fit.movie, fit.value, self.groups, self.n_items,
-                smoothing=self.group_smoothing(),
-            )  # fmt: skip
-            prior = normalised_prior(fit_groups_scores)[self.groups[valid_rows]]
-            best = (-1.0, LAMBDAS[0], BETAS[0])
-            for lam in LAMBDAS if len(valid_rows) else ():
-                folded = given_X[valid_rows] @ self._validation_ease(lam)
-                for beta in BETAS:
-                    score = _ndcg(folded + beta * prior, exclude, wanted)
-                    # Ties: the smaller λ, then the smaller β (earlier in the grid).
-                    if score > best[0] + 1e-12:
-                        best = (score, lam, beta)
-            fitted_share = len(train_rows) / max(len(self.users), 1)
-            self.chosen[key] = {"lambda": round(best[1] / fitted_share, 1), "beta": best[2]}
-        choice = self.chosen[key]
-        return choice["lambda"], choice["beta"]
+        """(λ, β) for new members whose given ratings ``reveal`` picks."""
+        self.few_shot_choices({name: reveal})
+        choice = self.chosen.get(f"ease_{name}")  # none when nothing is revealed
+        return (choice["lambda"], choice["beta"]) if choice else (LAMBDAS[0], BETAS[0])
 
-    def _validation_ease(self, lam: float) -> np.ndarray:
-        """EASE fitted on the training users outside the validation users
-        (shared by every few-shot protocol)."""
-        key = ("validation", lam)
-        if key not in self._weights:
-            r = self.ratings
-            fit = r.take(np.isin(r.user, self._train_rows))
-            X = liked_matrix(fit.user, fit.movie, fit.value, (len(self.users), self.n_items))
-            self._weights[key] = ease_weights(X, lam)
-        return self._weights[key]
+    def few_shot_choices(self, reveals: dict[str, Reveal]) -> None:
+        """(λ, β) for each way of revealing, chosen on validation users: EASE
+        fitted on the other training users, each validation user's ratings
+        revealed that way, the rest ranked. One fit per λ serves every way
+        (each fit inverts an [items x items] matrix)."""
+        wanted_names = [name for name in reveals if f"ease_{name}" not in self.chosen]
+        if not wanted_names:
+            return
+        r = self.ratings
+        train_rows, valid_rows = self._train_rows, _sample(self._valid_rows, self.seed)
+        in_train = np.isin(r.user, train_rows)
+        fit = r.take(in_train)
+        check = r.take(np.isin(r.user, valid_rows))
+        n_users, n_valid = len(self.users), len(valid_rows)
+        fit_groups_scores = evaluation.group_popularity_scores(
+            fit.user, fit.movie, fit.value, self.groups, self.n_items,
+            smoothing=self.group_smoothing(),
+        )  # fmt: skip
+        prior = normalised_prior(fit_groups_scores)[self.groups[valid_rows]]
+        cases = {}
+        for name in wanted_names:
+            # Revealed by their own rows (a seeded reveal seeds by the row),
+            # then renumbered to their place in valid_rows.
+            given, rest = (remap_users(part, valid_rows, n_users) for part in reveals[name](check))
+            if not len(given):
+                continue  # nothing to fold in (a profile alone): EASE has no say
+            cases[name] = (
+                liked_matrix(given.user, given.movie, given.value, (n_valid, self.n_items)),
+                evaluation.Excluded(evaluation.items_by_user(given.user, given.movie, n_valid)),
+                evaluation.relevant_items(rest.user, rest.movie, rest.value, n_valid),
+            )
+        best = {name: (-1.0, LAMBDAS[0], BETAS[0]) for name in cases}
+        if n_valid:
+            X = liked_matrix(fit.user, fit.movie, fit.value, (n_users, self.n_items))
+            fitted = EaseFit(X)
+            for lam in LAMBDAS:
+                weights = fitted.weights(lam)
+                for name, (given_X, exclude, wanted) in cases.items():
+                    folded = given_X @ weights
+                    for beta in BETAS:
+                        score = _ndcg(folded + beta * prior, exclude, wanted)
+                        # Ties: the smaller λ, then the smaller β (earlier in the grid).
+                        if score > best[name][0] + 1e-12:
+                            best[name] = (score, lam, beta)
+                del weights
+        fitted_share = len(train_rows) / max(len(self.users), 1)
+        for name, (_, lam, beta) in best.items():
+            self.chosen[f"ease_{name}"] = {"lambda": round(lam / fitted_share, 1), "beta": beta}
 
     def ease_few_shot_scores(
         self, name: str, reveal: Reveal, given: Ratings, groups: np.ndarray, n_held: int

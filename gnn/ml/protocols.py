@@ -29,6 +29,12 @@ from gnn.ml.network import prior_keys
 from gnn.ml.training import TrainedModel, warm_metrics
 
 
+def _for_all(scores: np.ndarray, n_rows: int) -> np.ndarray:
+    """One score per movie, the same for every member: a read-only view, not
+    a copy per member (at a million ratings each copy is 170 MB)."""
+    return np.broadcast_to(scores, (n_rows, len(scores)))
+
+
 def _report(ranked: np.ndarray, relevant, rating_counts: np.ndarray) -> dict:
     """Ranking metrics and beyond-accuracy figures over the users with at
     least one relevant item (the ones the ranking metrics average over)."""
@@ -75,11 +81,19 @@ def evaluate_warm(trained: TrainedModel, test: Ratings, floors: Floors | None = 
     return {
         "model": {"rmse": rmse, **_ranking(model_scores, exclude, relevant, counts)},
         "popularity": _ranking(
-            np.tile(floors.popularity, (len(users), 1)), exclude, relevant, counts
+            _for_all(floors.popularity, len(users)),
+            exclude,
+            relevant,
+            counts,
         ),
         "bias": {
             "rmse": round(evaluation.rmse(bias.predict(test.user, test.movie), test.value), 4),
-            **_ranking(np.tile(bias.item_bias, (len(users), 1)), exclude, relevant, counts),
+            **_ranking(
+                _for_all(bias.item_bias, len(users)),
+                exclude,
+                relevant,
+                counts,
+            ),
         },
         "ease": _ranking(floors.ease_warm_scores(users), exclude, relevant, counts),
         "chosen": {"ease_lambda": floors.warm_lambda()},
@@ -136,17 +150,27 @@ def evaluate_new_users(
     bias_predicted = bias.mean + held_bias[test.user] + bias.item_bias[test.movie]
     result = {
         "model": model,
-        "popularity": _ranking(np.tile(floors.popularity, (n_held, 1)), exclude, relevant, counts),
+        "popularity": _ranking(
+            _for_all(floors.popularity, n_held),
+            exclude,
+            relevant,
+            counts,
+        ),
         "bias": {
             "rmse": round(evaluation.rmse(bias_predicted, test.value), 4),
-            **_ranking(np.tile(bias.item_bias, (n_held, 1)), exclude, relevant, counts),
+            **_ranking(
+                _for_all(bias.item_bias, n_held),
+                exclude,
+                relevant,
+                counts,
+            ),
         },
         "group_popularity": _ranking(floors.group_scores(held_groups), exclude, relevant, counts),
         "chosen": {"group_smoothing": floors.group_smoothing()},
     }
     method_scores = {
         "model": scores,
-        "popularity": np.tile(floors.popularity, (n_held, 1)),
+        "popularity": _for_all(floors.popularity, n_held),
         "group_popularity": floors.group_scores(held_groups),
     }
     if len(given):  # EASE needs ratings to fold in; from a profile alone it has none
@@ -208,6 +232,8 @@ def evaluate_all_new_members(
     trained: TrainedModel, held: Users, held_ratings: Ratings, floors: Floors | None = None
 ) -> dict:
     floors = floors or floors_for(trained)
+    # The EASE floor's choices for every protocol at once: one fit per λ.
+    floors.few_shot_choices({name: reveal for name, reveal in NEW_MEMBER_PROTOCOLS})
     return {
         name: evaluate_new_users(trained, held, held_ratings, reveal, name, floors)
         for name, reveal in NEW_MEMBER_PROTOCOLS

@@ -26,7 +26,7 @@ from gnn.edge.snapshot import load_snapshot
 from gnn.ml import protocols
 from gnn.ml.data import Dataset, Ratings, Users, remap_users, restrict_to_users
 from gnn.ml.network import Config
-from gnn.ml.training import TrainedModel, split_validation, train
+from gnn.ml.training import TrainedModel, release_freed_memory, split_validation, train
 
 log = logging.getLogger("gnn.training")
 
@@ -172,6 +172,7 @@ def train_from_database(
     lap("training")
     if progress:
         progress("evaluating")
+    release_freed_memory()  # what training left on the heap, before evaluation's matrices
     metrics = evaluate(trained, split)
     lap("evaluation")
     serve, gate = quality_gate(metrics, counts, _served_metrics())
@@ -185,6 +186,8 @@ def train_from_database(
         "hyperparameters": cfg.as_dict(),
         "training_seconds": round(trained.seconds, 1),
         "best_step": trained.best_step,
+        # The validation figures at each check: the training curve.
+        "history": trained.history,
         "chosen_on_validation": trained.chosen,
         "torch_threads": torch.get_num_threads(),
         "quality_gate": gate,

@@ -14,7 +14,9 @@ validation NDCG@10.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import ctypes
 import itertools
 import resource
 import time
@@ -345,6 +347,7 @@ def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }
     channels_started = time.perf_counter()
+    release_freed_memory()
     chosen = {}
     if cfg.ease or cfg.prior:
         chosen = fit_channels(
@@ -362,6 +365,16 @@ def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
         chosen=chosen,
         phases={**phases, "channels": round(time.perf_counter() - channels_started, 1)},
     )
+
+
+def release_freed_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's malloc_trim).
+
+    A training step's many mid-sized tensors leave the heap fragmented, and
+    glibc keeps those pages: without this the process's peak memory is the
+    message passing's leftovers plus whatever comes next."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _ndcg(scores: np.ndarray, exclude, relevant) -> float:
@@ -472,17 +485,20 @@ def fit_channels(model, users, user_x, movie_x, train_part, validation, all_rati
                 prior_smoothing=smoothing, prior_scale=best[2],
             )  # fmt: skip
             prior = tables[best[1]][t(keys[members])].numpy()
+        tables.clear()
 
     channel = {}
     if cfg.ease:
+        release_freed_memory()  # the member scores' temporaries, before the [M x M] work
         X = item_item_inputs(tu, tm, tr, n_users, n_movies)
         base = views["all"][0]
         best = (ndcg(base), None, 0.0)
         gram = ease_gram(X)
+        X = X[rows]  # only the members' rows are scored below
         weights = None  # only the best λ's weights are kept (each is M x M)
         for lam in cfg.ease_lambdas:
-            candidate = ease_weights(X, lam, gram)
-            part = (X[rows] @ candidate).numpy()
+            candidate = ease_weights(None, lam, gram)
+            part = (X @ candidate).numpy()
             improved = False
             for scale in cfg.ease_scales:
                 if scale and (score := ndcg(base + scale * part)) > best[0] + 1e-9:
@@ -499,6 +515,7 @@ def fit_channels(model, users, user_x, movie_x, train_part, validation, all_rati
                     t(local.user), t(local.movie), t(local.value), len(members), n_movies
                 )
                 channel[name] = (inputs @ weights).numpy()
+        del X, weights
 
     # How fast each fades, on every view but the profile alone (no ratings):
     # the channel's first (the prior at its fastest fade), then the prior's.
@@ -524,14 +541,21 @@ def fit_channels(model, users, user_x, movie_x, train_part, validation, all_rati
             cfg.prior_halves, key=lambda h: (fitness(chosen["ease_half"], h), -h)
         )
 
-    if channel:
+    # The refits on every rating below need room: at a few thousand movies
+    # each [M x M] matrix is 100 MB, the member scores above as much again.
+    fitted_channel, fitted_prior = bool(channel), prior is not None
+    views.clear()
+    channel.clear()
+    prior = None
+    if fitted_channel:
         everything = item_item_inputs(
             t(all_ratings.user), t(all_ratings.movie), t(all_ratings.value), n_users, n_movies
         )
         model.ease_weights.copy_(ease_weights(everything, chosen["ease_lambda"]))
         model.ease_scale.fill_(chosen["ease_scale"])
         model.ease_half.fill_(chosen["ease_half"])
-    if prior is not None:
+        del everything
+    if fitted_prior:
         table = demographic_prior(
             keys, all_ratings, n_movies, chosen["prior_bandwidth"],
             chosen["prior_other_genders"], chosen["prior_smoothing"],

@@ -86,9 +86,12 @@ class Config:
     # a member with n ratings, so that their own ratings take over.
     prior: bool = True
     prior_bandwidths: tuple = (3.0, 8.0, 20.0)
-    prior_other_genders: tuple = (0.2, 1.0)
+    # Where gender carries taste, genders kept apart (0) rank best; where age
+    # does, the prior must be able to outweigh the profile's own scores (the
+    # larger scales). Validation chooses among them.
+    prior_other_genders: tuple = (0.0, 0.2, 1.0)
     prior_smoothings: tuple = (0.1, 1.0)
-    prior_scales: tuple = (0.0, 0.25, 0.5, 1.0, 2.0)
+    prior_scales: tuple = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
     prior_halves: tuple = (1.0, 3.0, 10.0, 30.0, 100.0, 1e9)
     ema: float = 0.99  # the weights kept are an exponential moving average
     seed: int = 0

@@ -60,6 +60,7 @@ class Config:
     # at a million ratings it peaks within the first few hundred steps and only
     # falls after: the steps after the peak are wasted there.
     patience: int = 5
+    min_delta: float = 0.001  # the validation NDCG gain that counts as progress
     val_frac: float = 0.05  # share of each user's ratings kept for validation
     eval_members: int = 2000  # validation members watched (a fixed sample beyond this)
     target_frac: float = 0.2  # share of an ordinary user's edges used as targets

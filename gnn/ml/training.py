@@ -292,7 +292,7 @@ def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
     average_params, params = list(average.parameters()), list(model.parameters())
     best = {"ndcg": -1.0, "step": 0, "state": copy.deepcopy(average.state_dict())}
     history: list[dict] = []
-    stale = 0
+    stale, progress_mark = 0, -1.0
     bar = _progress_bar(cfg.max_steps, show_bar)
     for step in range(1, cfg.max_steps + 1):
         model.train()
@@ -326,17 +326,21 @@ def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
             bar.set_postfix_str(note.split(": ", 1)[1])
         if progress is not None:
             progress(note)
+        # The best checkpoint is kept whatever the margin; only a gain of at
+        # least min_delta counts as progress (a plateau's +0.0001 wiggles do
+        # not hold training on).
+        if metrics["ndcg_at_10"] >= progress_mark + cfg.min_delta:
+            progress_mark, stale = metrics["ndcg_at_10"], 0
+        else:
+            stale += 1
         if metrics["ndcg_at_10"] > best["ndcg"]:
             best = {
                 "ndcg": metrics["ndcg_at_10"],
                 "step": step,
                 "state": copy.deepcopy(average.state_dict()),
             }
-            stale = 0
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
+        if stale >= cfg.patience:
+            break
     if bar is not None:
         bar.close()
     model.load_state_dict(best["state"])

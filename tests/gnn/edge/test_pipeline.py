@@ -30,6 +30,10 @@ def test_training_on_the_fixtures_publishes_a_loadable_version_with_metrics(trai
         "training_ratings": loaded.metadata["data"]["training_ratings"],
     }
     assert loaded.metadata["hyperparameters"]["dim"] == 64
+    # The training curve: the validation figures of each check (here the last step's).
+    curve = loaded.metadata["history"]
+    assert curve[-1]["step"] == 30 and 0 <= curve[-1]["ndcg_at_10"] <= 1
+    assert loaded.metadata["best_step"] in {check["step"] for check in curve}
     run = TrainingRun.objects.get()
     assert (run.status, run.version, run.trigger) == ("succeeded", trained, "command")
     assert ModelVersion.objects.filter(version=trained).exists()
@@ -57,6 +61,17 @@ def test_fixed_seed_makes_training_reproducible(seeded):
     second = train(dataset, Config(max_steps=15, eval_every=5, seed=3))
     for name, tensor in first.model.state_dict().items():
         assert torch.equal(tensor, second.model.state_dict()[name]), name
+
+
+def test_training_stops_once_validation_stops_improving_and_keeps_the_best(seeded):
+    dataset = load_snapshot()
+    torch.set_num_threads(1)
+    # No gain can reach min_delta: only the first check counts as progress.
+    cfg = Config(max_steps=200, eval_every=5, patience=2, min_delta=1.0, seed=3)
+    trained = train(dataset, cfg)
+    assert [check["step"] for check in trained.history] == [5, 10, 15]
+    best = max(trained.history, key=lambda check: check["ndcg_at_10"])
+    assert trained.best_step == best["step"]
 
 
 @pytest.fixture

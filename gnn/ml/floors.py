@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gnn.ml import evaluation
-from gnn.ml.data import Ratings, Users, remap_users
+from gnn.ml.data import Ratings, Users, remap_users, sample_rows
 
 LAMBDAS = (50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0)
 BETAS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -82,16 +82,7 @@ def _ndcg(scores: np.ndarray, exclude, relevant) -> float:
     return evaluation.ranking_metrics(evaluation.top_k(scores, exclude), relevant).ndcg
 
 
-VALIDATION_MEMBERS = 2000
-
-
-def _sample(rows: np.ndarray, seed: int) -> np.ndarray:
-    """A fixed seeded sample of at most VALIDATION_MEMBERS of ``rows``
-    (sorted): beyond a few thousand members the choice hardly moves, and
-    every λ ranks the whole catalogue for each of them."""
-    if len(rows) <= VALIDATION_MEMBERS:
-        return rows
-    return np.sort(np.random.default_rng(seed + 1).choice(rows, VALIDATION_MEMBERS, replace=False))
+VALIDATION_MEMBERS = 2000  # the members each hyperparameter is tried on, at most
 
 
 def _split_users(n_users: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +146,7 @@ class Floors:
             n_users = len(self.users)
             X = liked_matrix(fit.user, fit.movie, fit.value, (n_users, self.n_items))
             liked_by = np.unique(check.user[check.value >= evaluation.RELEVANT_FROM])
-            users = _sample(liked_by, self.seed)
+            users = sample_rows(liked_by, VALIDATION_MEMBERS, self.seed + 1)
             seen = evaluation.items_by_user(fit.user, fit.movie, n_users)
             relevant = evaluation.relevant_items(check.user, check.movie, check.value, n_users)
             exclude = evaluation.Excluded([seen[u] for u in users])
@@ -230,7 +221,8 @@ class Floors:
         if not wanted_names:
             return
         r = self.ratings
-        train_rows, valid_rows = self._train_rows, _sample(self._valid_rows, self.seed)
+        train_rows = self._train_rows
+        valid_rows = sample_rows(self._valid_rows, VALIDATION_MEMBERS, self.seed + 1)
         in_train = np.isin(r.user, train_rows)
         fit = r.take(in_train)
         check = r.take(np.isin(r.user, valid_rows))

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from gnn.ml import evaluation
-from gnn.ml.data import Dataset, Movies, Ratings, Users, remap_users
+from gnn.ml.data import Dataset, Movies, Ratings, Users, remap_users, sample_rows
 from gnn.ml.features import Preprocessor
 from gnn.ml.inference import (
     MovieCache,
@@ -92,12 +92,8 @@ def split_validation(ratings: Ratings, fraction: float, seed: int) -> tuple[Rati
 
 def sample_members(validation: Ratings, limit: int, seed: int) -> np.ndarray:
     """The validation members (sorted), or a fixed seeded sample of ``limit``
-    of them: beyond a few thousand members the figures hardly move, and
-    ranking every member against the catalogue at every check costs."""
-    members = np.unique(validation.user)
-    if len(members) <= limit:
-        return members
-    return np.sort(np.random.default_rng(seed + 4242).choice(members, limit, replace=False))
+    of them."""
+    return sample_rows(np.unique(validation.user), limit, seed + 4242)
 
 
 class _Edges:

@@ -4,16 +4,24 @@ Three worker processes with 2 threads each. Most of a request is Python
 (templates, the ORM) holding the GIL, so threads of one process mostly take
 turns; a third process on two cores keeps a long page render from holding up
 the short requests behind it (measured with benchmarks/loadtest.py: 3x2 gave
-a lower p95 than 2x4 at 50 users). Each costs ~480 MiB, mostly torch.
-No --preload: torch and its thread pools must start after the fork (a forked
-OpenMP pool deadlocks), so each worker loads the model in post_worker_init,
-after the fork and before it accepts a request: no visitor waits the ~2 s of
-a first load, after a start or a max_requests recycle alike.
+a lower p95 than 2x4 at 50 users). Web workers serve from the version's
+numpy arrays and never import torch, so each is small
+(`python benchmarks/inference.py` reports its memory).
+No --preload: each worker loads the model in post_worker_init, after the fork
+and before it accepts a request, so no visitor waits for a first load, after
+a start or a max_requests recycle alike, and the arrays are never shared
+copy-on-write pages that the first refresh would duplicate anyway.
 """
 
 import os
 import shutil
 import tempfile
+
+# Requests are small matrix products: parallelism comes from the worker
+# processes and threads, and BLAS threads would only contend with them for the
+# same cores. Set before the workers import numpy.
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
@@ -41,13 +49,6 @@ def on_starting(server):
     # Stale files from an earlier run would be summed in.
     for name in os.listdir(_metrics_dir):
         os.unlink(os.path.join(_metrics_dir, name))
-
-
-def post_fork(server, worker):
-    import torch  # first import in this process, after the fork
-
-    torch.set_num_threads(int(os.environ.get("TORCH_THREADS_SERVING", "1")))
-    torch.set_num_interop_threads(1)
 
 
 def post_worker_init(worker):

@@ -58,23 +58,8 @@ def main() -> None:
         sys.exit("No model is serving: run `python manage.py train_model` first.")
     print(
         f"model {engine.version}: {len(engine.movie_ids)} movies; "
-        f"first load (snapshot + forward pass) {time.perf_counter() - started:.2f} s"
+        f"first load (serving arrays + catalogue) {time.perf_counter() - started:.2f} s"
     )
-
-    import torch
-
-    from gnn.edge.snapshot import load_snapshot
-    from gnn.ml.graph import build_graph
-    from gnn.ml.inference import build_cache_from_graph
-
-    graph = build_graph(load_snapshot(), engine.preprocessor)
-    forward = []
-    for _ in range(10):
-        t = time.perf_counter()
-        build_cache_from_graph(engine.model, graph)
-        forward.append(time.perf_counter() - t)
-    threads = torch.get_num_threads()
-    print(f"{'full-graph forward pass':38s} {percentiles(forward)}   (torch threads {threads})")
 
     for count in (0, 20, 200):
         user = user_with(count)
@@ -103,6 +88,20 @@ def main() -> None:
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {rss:.0f} MiB")
+    print(f"proportional set size now: {_pss_mib():.0f} MiB")
+    print(f"torch imported: {'torch' in sys.modules}")
+
+
+def _pss_mib() -> float:
+    """PSS from /proc (Linux): shared pages counted once across processes."""
+    try:
+        with open("/proc/self/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,19 @@ def count_toward_retraining(**_kwargs) -> None:
         log.exception("could not check whether to retrain")
 
 
+def count_toward_refresh(**_kwargs) -> None:
+    from gnn.services import refresh_count_rating
+
+    try:
+        refresh_count_rating()
+    except Exception:
+        log.exception("could not ask for a refresh of the serving arrays")
+
+
 def connect() -> None:
+    rating_committed.connect(
+        count_toward_refresh, sender=Rating, dispatch_uid="gnn.count_toward_refresh"
+    )
     rating_committed.connect(
         count_toward_retraining, sender=Rating, dispatch_uid="gnn.count_toward_retraining"
     )

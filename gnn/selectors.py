@@ -146,11 +146,12 @@ def movies_similar_to(*, movie: Movie, n: int = 6) -> list[Movie]:
 class ServedModel:
     version: str
     metadata: dict
+    refresh: dict  # the serving arrays' latest refresh (serving.json)
 
 
 def served_model() -> ServedModel | None:
     engine = get_service().engine()
-    return ServedModel(engine.version, engine.metadata) if engine else None
+    return ServedModel(engine.version, engine.metadata, engine.refresh_info) if engine else None
 
 
 # --- Internals ------------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import traceback
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -173,13 +172,9 @@ def training_request(*, trigger: str) -> TrainingRun | None:
 def _send(run_id: int) -> bool:
     if time.monotonic() < process_state.broker_retry_after:
         return False
-    from gnn.tasks import train_model
-
     try:
         # The request id travels with the task: its log lines carry it too.
-        train_model.apply_async(
-            args=[run_id], retry=False, headers={"request_id": current_request_id()}
-        )
+        _send_task("gnn.tasks.train_model", args=[run_id])
     except Exception as exc:
         with _broker_lock:
             process_state.broker_retry_after = time.monotonic() + _BROKER_BACKOFF_SECONDS
@@ -187,6 +182,70 @@ def _send(run_id: int) -> bool:
         return False
     TrainingRun.objects.filter(pk=run_id, sent_at=None).update(sent_at=timezone.now())
     return True
+
+
+# --- Refreshing the serving arrays ------------------------------------------
+
+
+def refresh_count_rating() -> bool:
+    """Count a committed rating; every REFRESH_AFTER_RATINGS of them in this
+    process, ask a worker for a refresh (True when asked). No query: the
+    count lives in the process, the hand-over is one broker publish."""
+    process_state.ratings_since_refresh += 1
+    if process_state.ratings_since_refresh < settings.REFRESH_AFTER_RATINGS:
+        return False
+    if refresh_request():
+        process_state.ratings_since_refresh = 0
+        return True
+    return False  # the broker is down: the next rating asks again
+
+
+def refresh_request() -> bool:
+    """Queue a refresh of the served version's serving arrays (the worker
+    skips it when nothing changed since the latest one)."""
+    if time.monotonic() < process_state.broker_retry_after:
+        return False
+    try:
+        _send_task("gnn.tasks.refresh_serving")
+    except Exception as exc:
+        with _broker_lock:
+            process_state.broker_retry_after = time.monotonic() + _BROKER_BACKOFF_SECONDS
+        log.warning("broker unreachable, refresh not queued: %s", exc)
+        return False
+    return True
+
+
+def refresh_is_due() -> bool:
+    """Whether the served version's latest refresh misses a rating or a
+    catalogue change (two indexed reads)."""
+    from gnn.edge.snapshot import catalogue_stamp
+
+    version = registry.current_version(settings.MODELS_DIR)
+    if version is None:
+        return False
+    info = registry.serving_info(settings.MODELS_DIR, version)
+    if info is None:
+        return True
+    since = parse_datetime(str(info.get("snapshot_at") or ""))
+    if since is None or ratings_written_since(since=since, limit=1):
+        return True
+    return info.get("catalogue") != catalogue_stamp()
+
+
+def latest_refresh() -> dict | None:
+    """The served version's latest refresh, as serving.json records it."""
+    version = registry.current_version(settings.MODELS_DIR)
+    return registry.serving_info(settings.MODELS_DIR, version) if version else None
+
+
+def _send_task(name: str, args=()) -> None:
+    """Hand a task to the broker by name: the web process never imports the
+    task modules' workers' code (gnn.tasks reaches the torch side)."""
+    from celery import current_app
+
+    current_app.send_task(
+        name, args=list(args), retry=False, headers={"request_id": current_request_id()}
+    )
 
 
 def run_is_stale(run: TrainingRun) -> bool:
@@ -224,109 +283,6 @@ def expire_stale_runs() -> int:
     return dead + lost
 
 
-# --- Running a run --------------------------------------------------------
-
-
-def training_run_execute(*, run_id: int, **train_options) -> TrainingRun | None:
-    """Claim a queued run and carry it out; None if another worker has it.
-
-    Whatever happens, the served model changes only when a new version was
-    published completely (the registry moves `current` atomically).
-    """
-    now = timezone.now()
-    claimed = TrainingRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, started_at=now, heartbeat_at=now
-    )
-    if not claimed:
-        log.info("training run %s is not queued (claimed elsewhere or expired); skipping", run_id)
-        return None
-    log.info("training run %s started", run_id)
-
-    def heartbeat(text: str | None = None) -> None:
-        fields = {"heartbeat_at": timezone.now()}
-        if text is not None:
-            fields["progress"] = text[:200]
-        alive = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(**fields)
-        if not alive:
-            raise RunAborted(f"training run {run_id} was marked failed while running")
-
-    from gnn.edge.pipeline import train_from_database  # torch loads here, in the worker
-
-    trigger = TrainingRun.objects.values_list("trigger", flat=True).get(pk=run_id)
-    try:
-        with _beating(heartbeat):
-            result = train_from_database(
-                progress=heartbeat, run_id=run_id, trigger=trigger, **train_options
-            )
-    except BaseException as exc:
-        TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
-            status=Status.FAILED,
-            active=None,
-            finished_at=timezone.now(),
-            error="".join(traceback.format_exception_only(exc)).strip()[:4000],
-        )
-        log.exception("training run %s failed", run_id)
-        if not isinstance(exc, Exception):
-            raise  # KeyboardInterrupt, SystemExit: stop as asked
-        return TrainingRun.objects.get(pk=run_id)
-    # Only a run still running moves: one taken for dead meanwhile stays failed.
-    moved = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
-        status=Status.REJECTED if result.rejected else Status.SUCCEEDED,
-        error=result.rejected or "",
-        active=None,
-        finished_at=timezone.now(),
-        version=result.version or "",
-        metrics=result.metrics,
-        snapshot_at=result.snapshot_at,
-        ratings_count=result.counts["ratings"],
-        users_count=result.counts["users"],
-        movies_count=result.counts["movies"],
-        progress="done",
-    )
-    versions_sync()  # the admin's version list mirrors what was just published
-    if not moved:
-        log.warning("training run %s was marked failed before it finished", run_id)
-    elif result.rejected:
-        log.warning("training run %s rejected: %s", run_id, result.rejected)
-    else:
-        log.info("training run %s succeeded: version %s", run_id, result.version)
-    return TrainingRun.objects.get(pk=run_id)
-
-
-class _beating:
-    """Beats the run's heartbeat from a thread every quarter of
-    TRAINING_STALE_SECONDS, through every phase (evaluation and publishing
-    report no progress of their own)."""
-
-    def __init__(self, heartbeat):
-        self.heartbeat = heartbeat
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="training-heartbeat", daemon=True)
-
-    def _run(self):
-        from django.db import connection
-
-        interval = max(0.05, settings.TRAINING_STALE_SECONDS / 4)
-        try:
-            while not self.stop.wait(interval):
-                try:
-                    self.heartbeat()
-                except RunAborted:
-                    return
-                except Exception:  # a database hiccup: the next beat tries again
-                    log.warning("training heartbeat failed", exc_info=True)
-        finally:
-            connection.close()
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
-
-
 # --- Versions -------------------------------------------------------------
 
 
@@ -360,21 +316,6 @@ def version_activate(*, version: str, by: str = "a curator") -> None:
     newest = max(names, default=None)
     if newest is not None and version < newest:
         retraining_pause(reason=f"{by} rolled back to {version}; resume when ready")
-
-
-def training_run_local(*, trigger: str = Trigger.COMMAND, **train_options) -> TrainingRun:
-    """Train in this process (the train_model command), recorded like any run.
-
-    Raises RunInProgress when another run is queued or running.
-    """
-    expire_stale_runs()
-    try:
-        with transaction.atomic():
-            run = TrainingRun.objects.create(trigger=trigger, sent_at=timezone.now())
-    except IntegrityError:
-        active = TrainingRun.objects.filter(active=True).first()
-        raise RunInProgress(active) from None
-    return training_run_execute(run_id=run.pk, **train_options)
 
 
 class RunInProgress(Exception):

@@ -9,7 +9,7 @@ from celery import shared_task
 
 @shared_task(name="gnn.tasks.train_model", ignore_result=True)
 def train_model(run_id: int) -> None:
-    from gnn.services import training_run_execute
+    from gnn.runs import training_run_execute
 
     training_run_execute(run_id=run_id)
 
@@ -20,3 +20,11 @@ def scheduled_retrain() -> None:
     from gnn.services import training_request
 
     training_request(trigger=TrainingRun.Trigger.SCHEDULE)
+
+
+@shared_task(name="gnn.tasks.refresh_serving", ignore_result=True)
+def refresh_serving() -> None:
+    """On the refresh queue (its own worker), so a training run never holds it up."""
+    from gnn.runs import serving_refresh
+
+    serving_refresh()

@@ -343,10 +343,6 @@ MOVIELENS_DOWNLOAD_TIMEOUT = env_int("MOVIELENS_DOWNLOAD_TIMEOUT", 30, minimum=1
 # Seconds between the cheap checks for a new `current` version or a catalogue
 # change (a readlink and one indexed query).
 MODEL_CHECK_INTERVAL = env_float("MODEL_CHECK_INTERVAL", 1.0, minimum=0.0)
-# Threads torch may use per web process. Requests are small matrix products;
-# parallelism comes from worker processes and threads, and intra-op threads
-# would only contend with them for the same cores.
-TORCH_THREADS_SERVING = env_int("TORCH_THREADS_SERVING", 1, minimum=1)
 # Threads for training (command, Celery worker).
 TORCH_THREADS_TRAINING = env_int("TORCH_THREADS_TRAINING", 2, minimum=1)
 # Bounds on a training run (full-graph steps, and evaluations without
@@ -366,6 +362,11 @@ RETRAIN_FAILURE_BACKOFF_SECONDS = env_int("RETRAIN_FAILURE_BACKOFF_SECONDS", 300
 QUALITY_GATE_MIN_RATINGS = env_int("QUALITY_GATE_MIN_RATINGS", 10_000, minimum=0)
 # Optional periodic retrain by Celery beat, in hours; 0 turns it off.
 RETRAIN_EVERY_HOURS = env_float("RETRAIN_EVERY_HOURS", 0.0, minimum=0.0)
+# The serving arrays (every movie's states) are recomputed from the current
+# ratings with the served weights after this many ratings in a web process,
+# and every REFRESH_EVERY_SECONDS when a rating or the catalogue changed (0: only by count).
+REFRESH_AFTER_RATINGS = env_int("REFRESH_AFTER_RATINGS", 50, minimum=1)
+REFRESH_EVERY_SECONDS = env_float("REFRESH_EVERY_SECONDS", 30.0, minimum=0.0)
 # A running run whose heartbeat is older than this is taken for dead (worker
 # killed); a queued run never started after QUEUED_STALE_SECONDS likewise.
 TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 120, minimum=10)
@@ -391,20 +392,27 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TASK_ROUTES = {"gnn.tasks.train_model": {"queue": "training"}}
+CELERY_TASK_ROUTES = {
+    "gnn.tasks.train_model": {"queue": "training"},
+    # Its own queue and worker: a training run never holds a refresh up.
+    "gnn.tasks.refresh_serving": {"queue": "refresh"},
+}
 # Training the full MovieLens 100K takes about a minute; the limits leave
 # room for a much larger catalogue before a run is cut off and marked failed.
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("TRAINING_SOFT_TIME_LIMIT", 30 * 60, minimum=60)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 120
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE = (
-    {
-        "periodic-retrain": {
-            "task": "gnn.tasks.scheduled_retrain",
-            "schedule": RETRAIN_EVERY_HOURS * 3600,
-        }
+CELERY_BEAT_SCHEDULE = {}
+if RETRAIN_EVERY_HOURS:
+    CELERY_BEAT_SCHEDULE["periodic-retrain"] = {
+        "task": "gnn.tasks.scheduled_retrain",
+        "schedule": RETRAIN_EVERY_HOURS * 3600,
     }
-    if RETRAIN_EVERY_HOURS
-    else {}
-)
+if REFRESH_EVERY_SECONDS:
+    CELERY_BEAT_SCHEDULE["periodic-refresh"] = {
+        "task": "gnn.tasks.refresh_serving",
+        "schedule": REFRESH_EVERY_SECONDS,
+        # A refresh missed while the worker was away is not worth running late.
+        "options": {"expires": REFRESH_EVERY_SECONDS},
+    }

@@ -40,7 +40,6 @@ WHITENOISE_AUTOREFRESH = True
 # One thread: the suite shares two cores with the live server, a Celery worker
 # and Chromium, and oversubscribed OpenMP threads spin instead of working.
 TORCH_THREADS_TRAINING = 1
-TORCH_THREADS_SERVING = 1
 
 # Tasks that tests enqueue without a broker of their own stay in this process
 # (the default filesystem broker would leave them in the developer's data/

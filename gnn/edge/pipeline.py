@@ -21,10 +21,11 @@ import torch
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from gnn.edge import registry
-from gnn.edge.snapshot import load_snapshot
+from gnn.edge import registry, weights
+from gnn.edge.snapshot import catalogue_stamp, load_snapshot
 from gnn.ml import protocols
 from gnn.ml.data import Dataset, Ratings, Users, remap_users, restrict_to_users
+from gnn.ml.inference import serving_arrays_for
 from gnn.ml.network import Config
 from gnn.ml.training import TrainedModel, release_freed_memory, split_validation, train
 
@@ -146,6 +147,7 @@ def train_from_database(
         peaks[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         clock = now
 
+    stamp = catalogue_stamp()  # before the snapshot: a change in between refreshes again
     dataset = load_snapshot()
     lap("snapshot")
     counts = dataset.counts()
@@ -202,12 +204,22 @@ def train_from_database(
         },
     }
     if progress:
+        progress("computing the serving arrays")
+    # Trained without the held-out users and ratings; served over all of them.
+    del split
+    serving = serving_arrays_for(trained.model, trained.preprocessor, dataset)
+    lap("serving_arrays")
+    metadata["phases"]["serving_arrays"] = phases["serving_arrays"]
+    metadata["peak_rss_mib_after"]["serving_arrays"] = peaks["serving_arrays"]
+    if progress:
         progress("publishing")  # also the last check that the run is still wanted
     version = registry.publish(
         settings.MODELS_DIR,
-        state_dict=trained.model.state_dict(),
+        write_model=weights.writer(trained.model.state_dict()),
         preprocessor=trained.preprocessor.state,
         metadata=metadata,
+        serving=serving,
+        serving_info=_serving_info(dataset, stamp, phases["serving_arrays"]),
         activate=activate and serve,
     )
     log.info("published model version %s (trained in %.1f s)", version, trained.seconds)
@@ -231,3 +243,44 @@ def _served_metrics() -> dict | None:
     except registry.ModelVersionError:
         return None  # unreadable: nothing to compare with, as for a first version
     return metadata.get("metrics") or {}
+
+
+def _serving_info(dataset: Dataset, stamp: str, seconds: float) -> dict:
+    counts = dataset.counts()
+    return {
+        "snapshot_at": dataset.meta["snapshot_at"],
+        "catalogue": stamp,
+        "ratings": counts["ratings"],
+        "users": counts["users"],
+        "movies": counts["movies"],
+        "seconds": round(seconds, 2),
+    }
+
+
+@dataclass
+class RefreshResult:
+    version: str
+    refresh: str | None  # None: a refresh of a newer snapshot was published meanwhile
+    info: dict
+
+
+def refresh_serving(models_dir=None) -> RefreshResult | None:
+    """Recompute every movie's states from the current ratings and catalogue
+    with the served weights, and publish them inside the served version.
+    None when nothing is served. One snapshot and one forward pass."""
+    root = models_dir or settings.MODELS_DIR
+    version = registry.current_version(root)
+    if version is None:
+        return None
+    started = time.perf_counter()
+    trained = weights.load_trained(root, version)
+    stamp = catalogue_stamp()
+    dataset = load_snapshot()
+    serving = serving_arrays_for(trained.model, trained.preprocessor, dataset)
+    info = _serving_info(dataset, stamp, time.perf_counter() - started)
+    refresh = registry.publish_refresh(root, version, serving, info)
+    log.info(
+        "refreshed the serving arrays of %s from %d ratings in %.2f s",
+        version, info["ratings"], info["seconds"],
+    )  # fmt: skip
+    return RefreshResult(version, refresh, info)

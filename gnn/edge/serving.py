@@ -5,15 +5,15 @@ import or in AppConfig.ready; gunicorn's post_worker_init makes that first
 use happen before the worker takes a request) and never per request.
 
 A cheap check, at most every ``MODEL_CHECK_INTERVAL`` seconds, notices when
-`models/current` points at another version, or when curators changed the
-catalogue; a background thread then builds the new engine completely and
-swaps the reference under a lock. Requests in flight keep the engine they
+`models/current` points at another version, when the version's serving
+arrays were refreshed (its serving.json names another refresh), or when
+curators changed the catalogue; a background thread then builds the new
+engine completely and swaps the reference under a lock. Requests in flight keep the engine they
 started with; a version that fails to load is logged and the old engine stays.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -45,9 +45,8 @@ class RecommendationService:
         self._lock = threading.Lock()
         self._next_check = 0.0
         self._loader: threading.Thread | None = None
-        # (version, catalogue stamp or None for a first load, when) of the last failure
-        self._failed: tuple[str, str | None, float] | None = None
-        self._pruned_for: str | None = None
+        # (version, refresh, job, when) of the last failure
+        self._failed: tuple[str, str, str, float] | None = None
 
     def engine(self) -> Engine | None:
         if not self._loaded:
@@ -72,61 +71,64 @@ class RecommendationService:
         engine = self._engine
         if wanted is None:
             return  # `current` removed by hand: keep serving what we have
-        stamp = None
-        if engine is not None and wanted == engine.version:
-            from gnn.edge.engine import catalogue_stamp
+        info = registry.serving_info(self.models_dir, wanted) or {}
+        refresh = str(info.get("refresh") or "")
+        job = "load"
+        if engine is not None and wanted == engine.version and refresh == engine.refresh:
+            from gnn.edge.snapshot import catalogue_stamp
 
-            stamp = catalogue_stamp()
-            if stamp == engine.catalogue_stamp:
+            if catalogue_stamp() == engine.catalogue_stamp:
                 return
-            if self._pruned_for != stamp:
-                # Movies hidden since leave at once, whatever the rebuild does.
-                self._pruned_for = stamp
-                self._drop_hidden(engine)
-            log.info("catalogue changed; rebuilding the movie states of %s", wanted)
+            job = "catalogue"
+            log.info("catalogue changed; reloading the catalogue served with %s", wanted)
+        attempt = (wanted, refresh, job)
         if (
             self._failed
-            and self._failed[:2] == (wanted, stamp)
-            and time.monotonic() < self._failed[2] + self.RETRY_FAILED_SECONDS
+            and self._failed[:3] == attempt
+            and time.monotonic() < self._failed[3] + self.RETRY_FAILED_SECONDS
         ):
             return  # it failed a moment ago: try again later, not every second
         with self._lock:
             if self._loader is not None and self._loader.is_alive():
                 return
             self._loader = threading.Thread(
-                target=self._reload, args=(wanted, stamp), name="gnn-model-loader", daemon=True
+                target=self._reload, args=attempt, name="gnn-model-loader", daemon=True
             )
             self._loader.start()
 
-    def _drop_hidden(self, engine: Engine) -> None:
-        from catalog.models import Movie
-
-        visible = set(Movie.objects.visible().values_list("pk", flat=True))
-        pruned = {pk: m for pk, m in engine.movies.items() if pk in visible}
-        if len(pruned) != len(engine.movies):
-            with self._lock:
-                if self._engine is engine:
-                    self._engine = dataclasses.replace(engine, movies=pruned)
-
-    def _reload(self, version: str, stamp: str | None = None) -> None:
+    def _reload(self, version: str, refresh: str, job: str) -> None:
         from django.db import connection
 
         try:
-            engine = self._build(version, stamp)
+            if job == "catalogue":
+                engine = self._with_catalogue(version, refresh)
+            else:
+                engine = self._build(version, refresh)
         finally:
             connection.close()  # the loader thread's own connection
         if engine is not None:
             with self._lock:
                 self._engine = engine  # requests in flight keep the old one
-            log.info("now serving model version %s", version)
+            log.info("now serving model version %s, refresh %s", version, engine.refresh)
 
-    def _build(self, version: str, stamp: str | None = None) -> Engine | None:
-        from gnn.edge.engine import build_engine  # torch is imported on first use only
+    def _with_catalogue(self, version: str, refresh: str) -> Engine | None:
+        engine = self._engine
+        if engine is None:
+            return None
+        try:
+            return engine.with_catalogue()
+        except Exception:
+            self._failed = (version, refresh, "catalogue", time.monotonic())
+            log.exception("the catalogue could not be reloaded; keeping the one in service")
+            return None
+
+    def _build(self, version: str, refresh: str = "") -> Engine | None:
+        from gnn.edge.engine import build_engine
 
         try:
             engine = build_engine(self.models_dir, version)
         except Exception:
-            self._failed = (version, stamp, time.monotonic())
+            self._failed = (version, refresh, "load", time.monotonic())
             log.exception("model version %s failed to load; keeping the one in service", version)
             return None
         self._failed = None

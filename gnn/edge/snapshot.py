@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from django.db import connection, transaction
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -87,3 +88,13 @@ def load_snapshot() -> Dataset:
         time=np.arange(len(raw), dtype=np.int64),
     )
     return Dataset(users, movies, ratings, {"snapshot_at": taken_at.isoformat()})
+
+
+def catalogue_stamp() -> str:
+    """Changes whenever curators add, edit, hide or show a movie (one indexed
+    aggregate; the count catches bulk updates that leave updated_at alone)."""
+    found = Movie.objects.aggregate(
+        changed=Max("updated_at"), visible=Count("pk", filter=Q(is_visible=True))
+    )
+    changed = found["changed"].isoformat() if found["changed"] else "never"
+    return f"{changed}/{found['visible']}"

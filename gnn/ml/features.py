@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from core import movielens
 from gnn.ml.data import Movies, Users
@@ -88,7 +87,8 @@ class Preprocessor:
     def n_known_movies(self) -> int:
         return len(self._movie_rows)
 
-    def user_features(self, users: Users) -> torch.Tensor:
+    def user_features(self, users: Users) -> np.ndarray:
+        """[users, n_user_features] float32."""
         s = self.state
         age = np.where(np.isnan(users.age), s["age_mean"], users.age)
         columns = [((age - s["age_mean"]) / s["age_std"])[:, None]]
@@ -106,9 +106,10 @@ class Preprocessor:
                 if value in index:
                     onehot[row, index[value]] = 1.0
             columns.append(onehot)
-        return torch.tensor(np.hstack(columns), dtype=torch.float32)
+        return np.hstack(columns).astype(np.float32)
 
-    def movie_features(self, movies: Movies) -> torch.Tensor:
+    def movie_features(self, movies: Movies) -> np.ndarray:
+        """[movies, n_movie_features] float32."""
         s = self.state
         missing = np.isnan(movies.year)
         scaled = np.where(missing, 0.0, (movies.year - s["year_mean"]) / s["year_std"])
@@ -117,9 +118,7 @@ class Preprocessor:
             column = self._genre_column.get(position)
             if column is not None:
                 genres[:, column] = movies.genres[:, source]
-        return torch.tensor(
-            np.hstack([scaled[:, None], missing[:, None], genres]), dtype=torch.float32
-        )
+        return np.hstack([scaled[:, None], missing[:, None], genres]).astype(np.float32)
 
     def movie_rows(self, movie_ids) -> np.ndarray:
         """Embedding row per movie id; -1 for movies the model never saw."""

@@ -13,9 +13,9 @@ def build_graph(dataset: Dataset, preprocessor: Preprocessor) -> HeteroData:
     """The bipartite graph: one edge per rating in both directions, the rating
     (1..5) as edge attribute, features on both node types."""
     graph = HeteroData()
-    graph["user"].x = preprocessor.user_features(dataset.users)
+    graph["user"].x = torch.from_numpy(preprocessor.user_features(dataset.users))
     graph["user"].ids = torch.as_tensor(dataset.users.ids)
-    graph["movie"].x = preprocessor.movie_features(dataset.movies)
+    graph["movie"].x = torch.from_numpy(preprocessor.movie_features(dataset.movies))
     graph["movie"].ids = torch.as_tensor(dataset.movies.ids)
     graph["movie"].rows = torch.as_tensor(preprocessor.movie_rows(dataset.movies.ids))
     users = torch.as_tensor(dataset.ratings.user)

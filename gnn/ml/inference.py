@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
+from gnn.ml.arrays import ServingArrays
 from gnn.ml.network import BASE_USER_SHRINK, N_RATINGS, Recommender, typed_adjacency
 
 
@@ -81,6 +83,61 @@ def build_cache_from_graph(model: Recommender, graph) -> MovieCache:
         mi,
         graph["user", "rates", "movie"].edge_attr,
     )
+
+
+def serving_arrays(
+    model: Recommender, cache: MovieCache, movie_ids: np.ndarray, age_mean: float
+) -> ServingArrays:
+    """What a web process serves from (gnn.ml.arrays), with these weights and
+    these movie states; ``movie_ids`` names the cache's movie rows."""
+
+    def array(tensor: torch.Tensor | None, empty_shape=(0, 0)) -> np.ndarray:
+        if tensor is None or tensor.numel() == 0:
+            return np.zeros(empty_shape, dtype=np.float32)
+        return tensor.detach().to(torch.float32).contiguous().numpy().copy()
+
+    cfg = model.cfg
+    n_movies = cache.m.size(0)
+    return ServingArrays(
+        movie_ids=np.asarray(movie_ids, dtype=np.int64).copy(),
+        messages1=array(cache.messages1),
+        messages2=array(cache.messages2),
+        movies=array(cache.m),
+        rate_q=array(cache.rate_q),
+        rank_bias=array(cache.rank_bias),
+        rate_bias=array(cache.rate_bias),
+        base_bias=array(cache.base_bias),
+        ease=array(cache.ease if cache.ease_scale else None),
+        prior=array(cache.prior if cache.prior_scale else None, (0, n_movies)),
+        user_in1_w=array(model.user_in[0].weight),
+        user_in1_b=array(model.user_in[0].bias),
+        user_in2_w=array(model.user_in[2].weight),
+        user_in2_b=array(model.user_in[2].bias),
+        root1_w=array(model.conv1_mu.lin_root.weight),
+        root1_b=array(model.conv1_mu.lin_root.bias),
+        root2_w=array(model.conv2_mu.lin_root.weight),
+        root2_b=array(model.conv2_mu.lin_root.bias),
+        rate_p=array(model.rate_p.weight),
+        mu=float(model.mu),
+        ease_scale=float(cache.ease_scale),
+        ease_half=float(cache.ease_half),
+        prior_scale=float(cache.prior_scale),
+        prior_half=float(cache.prior_half),
+        norm_power=float(cfg.norm_power),
+        resid_power=float(cfg.resid_power),
+        bias_shrink=float(cfg.bias_shrink),
+        centred=bool(cfg.centred),
+        age_mean=float(age_mean),
+    )
+
+
+def serving_arrays_for(model: Recommender, preprocessor, dataset) -> ServingArrays:
+    """The serving arrays of ``model`` over every rating of ``dataset``: one
+    full-graph forward pass (what a training publishes and a refresh redoes)."""
+    from gnn.ml.graph import build_graph
+
+    cache = build_cache_from_graph(model, build_graph(dataset, preprocessor))
+    return serving_arrays(model, cache, dataset.movies.ids, preprocessor.state["age_mean"])
 
 
 @torch.no_grad()

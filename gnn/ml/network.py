@@ -27,14 +27,19 @@ from __future__ import annotations
 import warnings
 from dataclasses import asdict, dataclass, fields
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import MessagePassing
 
-N_RATINGS = 5  # rating values 1..5; an edge's type is value - 1
-BASE_USER_SHRINK = 10.0  # ridge strength of a user's offset in the baseline
+from gnn.ml.arrays import (  # re-exported: the network's vocabulary
+    BASE_USER_SHRINK,
+    GENDER_CODES,
+    MAX_AGE,
+    N_PRIOR_KEYS,
+    N_RATINGS,
+    prior_keys,
+)
 
 # torch flags all CSR use as beta; the product is what it is used for here.
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
@@ -122,18 +127,7 @@ TUPLES = (
     "fewshot_ks", "ease_lambdas", "ease_scales", "ease_halves", "prior_bandwidths",
     "prior_other_genders", "prior_smoothings", "prior_scales", "prior_halves",
 )  # fmt: skip
-MAX_AGE = 120
-GENDER_CODES = {"M": 0, "F": 1}  # anything else: 2
-N_PRIOR_KEYS = 3 * (MAX_AGE + 1)
-
-
-def prior_keys(ages, genders, age_fallback: float) -> np.ndarray:
-    """The demographic prior's row for each member: gender x age in years."""
-    ages = np.asarray(ages, dtype=np.float64)
-    ages = np.where(np.isnan(ages), age_fallback, ages)
-    years = np.clip(np.rint(ages), 0, MAX_AGE).astype(np.int64)
-    codes = np.array([GENDER_CODES.get(g, 2) for g in genders], dtype=np.int64)
-    return codes * (MAX_AGE + 1) + years
+__all__ = ["BASE_USER_SHRINK", "GENDER_CODES", "MAX_AGE", "N_PRIOR_KEYS", "N_RATINGS", "prior_keys"]
 
 
 # --- The typed adjacency -------------------------------------------------------

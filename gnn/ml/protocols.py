@@ -123,7 +123,7 @@ def evaluate_new_users(
     zu, bu = embed_users(
         trained.model,
         cache,
-        trained.preprocessor.user_features(held),
+        torch.from_numpy(trained.preprocessor.user_features(held)),
         torch.as_tensor(given.user),
         torch.as_tensor(given.movie),
         torch.as_tensor(given.value),

@@ -68,8 +68,8 @@ class TrainedModel:
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {
-            "user_x": self.preprocessor.user_features(self.users),
-            "movie_x": self.preprocessor.movie_features(self.movies),
+            "user_x": torch.from_numpy(self.preprocessor.user_features(self.users)),
+            "movie_x": torch.from_numpy(self.preprocessor.movie_features(self.movies)),
             "movie_rows": torch.as_tensor(self.preprocessor.movie_rows(self.movies.ids)),
             "ui": torch.as_tensor(self.ratings.user),
             "mi": torch.as_tensor(self.ratings.movie),
@@ -271,8 +271,8 @@ def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
             liked = torch.bincount(edges.m[edges.r >= cfg.rank_pos_min], minlength=n_movies)
             log_popularity = torch.log1p(liked.float())
             model.rank_bias.copy_(log_popularity - log_popularity.mean())
-    user_x = preprocessor.user_features(users)
-    movie_x = preprocessor.movie_features(movies)
+    user_x = torch.from_numpy(preprocessor.user_features(users))
+    movie_x = torch.from_numpy(preprocessor.movie_features(movies))
 
     plain = {"movie_emb.weight", "rank_bias", "rate_bias"}
     optimiser = torch.optim.Adam(

@@ -91,7 +91,7 @@ def redis_broker():
 class Worker:
     """`celery worker` as a separate process group, as an operator runs it."""
 
-    def __init__(self, broker_url: str, log_path: Path, **env):
+    def __init__(self, broker_url: str, log_path: Path, queues: str = "celery,training", **env):
         self.log_path = log_path
         environment = {
             **os.environ,
@@ -108,7 +108,7 @@ class Worker:
         }
         command = [
             sys.executable, "-m", "celery", "-A", "recommender", "worker",
-            "-Q", "celery,training", "--concurrency", "1", "--loglevel", "INFO",
+            "-Q", queues, "--concurrency", "1", "--loglevel", "INFO",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
             "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
         ]  # fmt: skip
@@ -154,8 +154,8 @@ class Worker:
 def start_worker(tmp_path):
     workers = []
 
-    def start(broker_url: str = REDIS_URL, **env) -> Worker:
-        worker = Worker(broker_url, tmp_path / f"worker-{len(workers)}.log", **env)
+    def start(broker_url: str = REDIS_URL, queues: str = "celery,training", **env) -> Worker:
+        worker = Worker(broker_url, tmp_path / f"worker-{len(workers)}.log", queues, **env)
         workers.append(worker)
         return worker
 

@@ -192,3 +192,99 @@ def test_the_request_id_of_a_rating_reaches_the_log_of_the_task_it_enqueued(
     ]  # fmt: skip
     assert task_lines
     assert all('"request_id": "rating-request-42"' in line for line in task_lines)
+
+
+def test_a_members_ratings_move_another_members_list_through_a_refresh_without_a_retrain(
+    trained_committed, redis_broker, start_worker, settings, django_user_model
+):
+    """Member A's ratings reach member B's list: the refresh worker (its own
+    queue) recomputes the movie states with the served weights and the web
+    process swaps them in. Same version, a newer refresh, B's ratings as they were."""
+    settings.REFRESH_AFTER_RATINGS = 14  # B's 2 ratings and A's 12: asked at the last
+    settings.RETRAIN_AFTER_RATINGS = 10**6  # no retrain may explain the change
+    settings.MODEL_CHECK_INTERVAL = 0.05
+    worker = start_worker(queues="refresh")
+    a = django_user_model.objects.create_user(
+        username="member-a", password="x", age=40, gender="M", occupation="engineer"
+    )
+    b = django_user_model.objects.create_user(
+        username="member-b", password="x", age=40, gender="M", occupation="engineer"
+    )
+    movies = list(Movie.objects.order_by("pk"))
+    rating_set(user=b, movie=movies[0], value=5)
+    rating_set(user=b, movie=movies[1], value=4)
+    b_ratings = list(Rating.objects.filter(user=b).order_by("pk").values_list("movie_id", "value"))
+    b.refresh_from_db()
+    before = get_service().engine()
+    served_before = {r.movie.pk: r.score for r in recommendations_for(user=b, n=20).items}
+    loved = movies[-12:]  # movies B has not rated: A loves them all
+
+    for movie in loved:
+        rating_set(user=a, movie=movie, value=5)
+
+    def refreshed():
+        get_service().wait_for_reload()
+        engine = get_service().engine()
+        return engine if engine.refresh != before.refresh else None
+
+    after = wait_for(refreshed, timeout=60, what=lambda: f"a refresh:\n{worker.output()[-3000:]}")
+    assert after.version == before.version == registry.current_version(settings.MODELS_DIR)
+    assert after.refresh > before.refresh
+    assert after.refresh_info["ratings"] == before.refresh_info["ratings"] + 14
+    assert not TrainingRun.objects.filter(trigger=TrainingRun.Trigger.THRESHOLD).exists()
+    b.refresh_from_db()
+    assert (
+        list(Rating.objects.filter(user=b).order_by("pk").values_list("movie_id", "value"))
+        == b_ratings
+    )
+    rated = [(m, v) for m, v in b_ratings]
+    rows = [after.movie_row[m.pk] for m in loved]
+    # The movies A rated score differently for B, who did nothing.
+    assert (before.scores(b, rated)[rows] != after.scores(b, rated)[rows]).all()
+    served_after = recommendations_for(user=b, n=20)
+    assert not served_after.cached  # the cached list was keyed by the old refresh
+    assert {r.movie.pk: r.score for r in served_after.items} != served_before
+
+
+WEB_PROCESS = """
+import sys, django
+django.setup()
+import recommender.urls  # every view, as a web process loads them
+from django.test import Client
+from accounts.models import User
+from gnn.selectors import recommendations_for
+result = recommendations_for(user=User.objects.get(username="alice"))
+client = Client()
+client.force_login(User.objects.get(username="alice"))
+page = client.get("/")
+print(result.source, len(result.items), page.status_code,
+      "torch" in sys.modules, "torch_geometric" in sys.modules)
+"""
+
+
+def test_a_web_process_serves_the_model_without_torch(trained_committed, member, settings):
+    """A fresh process that loads the URLconf, the admin and the engine, and
+    serves a member's recommendations and home page, never imports torch."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import ROOT, database_url
+
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "recommender.settings",
+        "DEBUG": "true",  # static files without collectstatic's manifest
+        "SECRET_KEY": "web-test-key",
+        "READ_DOTENV": "false",
+        "ALLOWED_HOSTS": "testserver",
+        "DATABASE_URL": database_url(),
+        "DATA_DIR": str(settings.DATA_DIR),
+        "MODELS_DIR": str(settings.MODELS_DIR),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", WEB_PROCESS], cwd=ROOT, env=environment,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-5:] == ["model", "10", "200", "False", "False"]

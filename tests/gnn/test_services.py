@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import Movie
-from gnn import services
+from gnn import runs, services
 from gnn.models import TrainingRun
 from gnn.tasks import scheduled_retrain
 from ratings.services import rating_set
@@ -29,9 +29,9 @@ def test_the_database_allows_only_one_active_run(db):
 
 def test_a_run_is_claimed_once(trained, monkeypatch):
     run = TrainingRun.objects.create(trigger="admin")
-    monkeypatch.setattr("gnn.edge.pipeline.train_from_database", _fake_training)
-    first = services.training_run_execute(run_id=run.pk)
-    second = services.training_run_execute(run_id=run.pk)
+    monkeypatch.setattr("gnn.runs.train_from_database", _fake_training)
+    first = runs.training_run_execute(run_id=run.pk)
+    second = runs.training_run_execute(run_id=run.pk)
     assert first is not None and first.pk == run.pk
     assert second is None
 
@@ -41,9 +41,9 @@ def _fake_training(**_):
 
 
 def test_a_failing_run_is_marked_failed_and_frees_the_slot(trained, monkeypatch):
-    monkeypatch.setattr("gnn.edge.pipeline.train_from_database", _fake_training)
+    monkeypatch.setattr("gnn.runs.train_from_database", _fake_training)
     run = TrainingRun.objects.create(trigger="admin")
-    services.training_run_execute(run_id=run.pk)
+    runs.training_run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == "failed" and run.active is None
     assert "simulated failure" in run.error
@@ -81,7 +81,8 @@ def test_the_threshold_counts_ratings_since_the_served_snapshot(trained, member,
 def test_the_schedule_is_off_by_default_and_starts_a_scheduled_run(db, settings):
     from recommender.settings import CELERY_BEAT_SCHEDULE
 
-    assert CELERY_BEAT_SCHEDULE == {}
+    assert "periodic-retrain" not in CELERY_BEAT_SCHEDULE
+    assert CELERY_BEAT_SCHEDULE["periodic-refresh"]["task"] == "gnn.tasks.refresh_serving"
     scheduled_retrain()
     assert TrainingRun.objects.get().trigger == "schedule"
 
@@ -183,7 +184,7 @@ def test_a_version_the_gate_rejects_is_published_not_served_and_the_run_says_why
     metadata["metrics"]["warm"]["model"]["ndcg_at_10"] = 0.99  # a served version far ahead
     path.write_text(json.dumps(metadata))
 
-    run = services.training_run_local(trigger="command")
+    run = runs.training_run_local(trigger="command")
 
     assert run.status == "rejected"
     assert "below the served version" in run.error
@@ -209,7 +210,7 @@ def test_the_heartbeat_goes_on_while_a_run_evaluates_and_a_run_taken_for_dead_st
         return real_evaluate(trained_model, split)
 
     monkeypatch.setattr(pipeline, "evaluate", slow_evaluate)
-    run = services.training_run_local(trigger="command")
+    run = runs.training_run_local(trigger="command")
     assert beats == [True]
     assert run.status == "succeeded"
 
@@ -223,7 +224,7 @@ def test_the_heartbeat_goes_on_while_a_run_evaluates_and_a_run_taken_for_dead_st
     monkeypatch.setattr(pipeline, "evaluate", marked_dead)
     settings.TRAINING_STALE_SECONDS = 120
     before = set(registry_versions())
-    run = services.training_run_local(trigger="command")
+    run = runs.training_run_local(trigger="command")
     assert run.status == "failed" and run.error == "taken for dead"
     assert set(registry_versions()) == before  # nothing published
 

@@ -2,7 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from gnn.models import TrainingRun
 from gnn.reporting import metric_table_text
-from gnn.services import RunInProgress, training_run_local
+from gnn.runs import training_run_local
+from gnn.services import RunInProgress
 
 
 class Command(BaseCommand):

@@ -1,23 +1,43 @@
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
 
-from gnn.edge import registry
+from gnn.edge import registry, weights
 from gnn.edge.registry import ModelVersionError
+from gnn.ml.arrays import MATRICES, SCALARS, ServingArrays
 
 
 def state(value: float = 1.0):
     return {"layer.weight": torch.full((2, 2), value)}
 
 
+def arrays(value: float = 1.0) -> ServingArrays:
+    """Tiny but consistent serving arrays: 3 movies, 2 dimensions."""
+    m, d = 3, 2
+    shapes = {
+        "movie_ids": (m,), "messages1": (m, 6, d), "messages2": (m, 6, d), "movies": (m, d),
+        "rate_q": (m, d), "rank_bias": (m,), "rate_bias": (m,), "base_bias": (m,),
+        "ease": (0, 0), "prior": (0, m), "user_in1_w": (d, 4), "user_in1_b": (d,),
+        "user_in2_w": (d, d), "user_in2_b": (d,), "root1_w": (d, d), "root1_b": (d,),
+        "root2_w": (d, d), "root2_b": (d,), "rate_p": (d, d),
+    }  # fmt: skip
+    values = {name: np.full(shapes[name], value, dtype=np.float32) for name in MATRICES}
+    values["movie_ids"] = np.arange(1, m + 1)
+    values.update({name: value for name in SCALARS})
+    return ServingArrays(**values)
+
+
 def publish(root, value: float = 1.0, **kwargs):
     return registry.publish(
         root,
-        state_dict=state(value),
+        write_model=weights.writer(state(value)),
         preprocessor={"ages": [1, 2]},
         metadata={"metrics": {"rmse": value}},
+        serving=arrays(value),
+        serving_info={"snapshot_at": "2026-01-01T00:00:00+00:00"},
         **kwargs,
     )
 
@@ -27,8 +47,10 @@ def test_publish_writes_a_complete_version_and_makes_it_current(tmp_path):
 
     assert registry.current_version(tmp_path) == version
     assert os.readlink(tmp_path / "current") == f"versions/{version}"
-    loaded = registry.load_version(tmp_path, version)
-    assert torch.equal(loaded.state_dict["layer.weight"], state()["layer.weight"])
+    loaded, state_dict = weights.load_state_dict(tmp_path, version)
+    assert torch.equal(state_dict["layer.weight"], state()["layer.weight"])
+    _, serving = registry.load_serving(tmp_path, version)
+    assert serving.refresh == version and serving.arrays.movies.shape == (3, 2)
     assert loaded.preprocessor == {"ages": [1, 2]}
     assert loaded.metadata["metrics"] == {"rmse": 1.0}
     assert loaded.metadata["format"] == registry.FORMAT
@@ -122,11 +144,11 @@ def test_pruning_never_removes_the_current_version(tmp_path):
 def test_corrupted_weights_are_refused_with_a_clear_error(tmp_path):
     good = publish(tmp_path, 1.0)
     bad = publish(tmp_path, 2.0, activate=False)
-    weights = tmp_path / "versions" / bad / "model.pt"
-    weights.write_bytes(weights.read_bytes()[:-10])
+    file = tmp_path / "versions" / bad / "model.pt"
+    file.write_bytes(file.read_bytes()[:-10])
 
     with pytest.raises(ModelVersionError, match=r"corrupt: model\.pt does not match"):
-        registry.load_version(tmp_path, bad)
+        weights.load_state_dict(tmp_path, bad)
     with pytest.raises(ModelVersionError):
         registry.activate_version(tmp_path, bad)
     assert registry.current_version(tmp_path) == good
@@ -159,3 +181,34 @@ def test_unknown_version_names_are_refused(tmp_path):
         registry.load_version(tmp_path, "20200101-000000-abcdef")
     with pytest.raises(ModelVersionError, match="not a version name"):
         registry.load_version(tmp_path, "../etc")
+
+
+def test_a_refresh_is_published_inside_its_version_and_survives_a_rollback(tmp_path):
+    first = publish(tmp_path, 1.0)
+    refresh = registry.publish_refresh(
+        tmp_path, first, arrays(5.0), {"snapshot_at": "2026-01-02T00:00:00+00:00"}
+    )
+    _, serving = registry.load_serving(tmp_path, first)
+    assert serving.refresh == refresh > first and float(serving.arrays.mu) == 5.0
+    # An older snapshot finishing late is dropped, not published over the newer.
+    late = {"snapshot_at": "2026-01-01T12:00:00+00:00"}
+    assert registry.publish_refresh(tmp_path, first, arrays(7.0), late) is None
+    second = publish(tmp_path, 2.0)
+    assert registry.current_version(tmp_path) == second
+    for value in (3.0, 4.0):  # refreshes are not versions: nothing is pushed out
+        registry.publish_refresh(
+            tmp_path, second, arrays(value), {"snapshot_at": f"2026-02-0{int(value)}"}
+        )
+    assert {v.version for v in registry.list_versions(tmp_path)} == {first, second}
+    assert len(list((tmp_path / "versions" / second).glob("serving-*.npz"))) == 2
+
+    registry.activate_version(tmp_path, first)
+    assert registry.load_serving(tmp_path, first)[1].refresh == refresh
+
+
+def test_corrupted_serving_arrays_are_refused(tmp_path):
+    version = publish(tmp_path)
+    file = next((tmp_path / "versions" / version).glob("serving-*.npz"))
+    file.write_bytes(file.read_bytes()[:-10])
+    with pytest.raises(ModelVersionError, match="does not match its recorded checksum"):
+        registry.load_serving(tmp_path, version)

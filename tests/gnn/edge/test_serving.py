@@ -39,12 +39,16 @@ def instant_checks(settings):
     settings.MODEL_CHECK_INTERVAL = 0.02
 
 
-def test_a_movie_added_by_a_curator_after_training_is_recommendable(
+def test_a_movie_added_by_a_curator_after_training_is_recommendable_after_a_refresh(
     trained_committed, member, instant_checks
 ):
+    from gnn.runs import serving_refresh
+
     recommendations_for(user=member)
     movie = Movie.objects.create(title="A Brand New Film", year=1998)
     movie.genres.add(Genre.objects.get(name="Drama"))
+    # What the refresh worker's periodic check does: the catalogue changed.
+    assert serving_refresh() is not None
 
     def recommended_now():
         get_service().wait_for_reload()
@@ -124,6 +128,9 @@ def test_a_genre_added_by_a_curator_is_served_and_then_learned(
     tagged.genres.add(anime)
     fresh_film = Movie.objects.create(title="An Anime Film", year=1998)
     fresh_film.genres.add(anime)
+    from gnn.runs import serving_refresh
+
+    assert serving_refresh() is not None  # the periodic check sees the catalogue change
 
     # The served version does not know the genre: it ignores it, and serves.
     def served_with_the_new_film():

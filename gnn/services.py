@@ -170,15 +170,9 @@ def training_request(*, trigger: str) -> TrainingRun | None:
 
 
 def _send(run_id: int) -> bool:
-    if time.monotonic() < process_state.broker_retry_after:
-        return False
-    try:
-        # The request id travels with the task: its log lines carry it too.
-        _send_task("gnn.tasks.train_model", args=[run_id])
-    except Exception as exc:
-        with _broker_lock:
-            process_state.broker_retry_after = time.monotonic() + _BROKER_BACKOFF_SECONDS
-        log.warning("broker unreachable, training run %s stays pending: %s", run_id, exc)
+    if not _send_task(
+        "gnn.tasks.train_model", args=[run_id], failed=f"training run {run_id} stays pending"
+    ):
         return False
     TrainingRun.objects.filter(pk=run_id, sent_at=None).update(sent_at=timezone.now())
     return True
@@ -203,16 +197,7 @@ def refresh_count_rating() -> bool:
 def refresh_request() -> bool:
     """Queue a refresh of the served version's serving arrays (the worker
     skips it when nothing changed since the latest one)."""
-    if time.monotonic() < process_state.broker_retry_after:
-        return False
-    try:
-        _send_task("gnn.tasks.refresh_serving")
-    except Exception as exc:
-        with _broker_lock:
-            process_state.broker_retry_after = time.monotonic() + _BROKER_BACKOFF_SECONDS
-        log.warning("broker unreachable, refresh not queued: %s", exc)
-        return False
-    return True
+    return _send_task("gnn.tasks.refresh_serving", failed="refresh not queued")
 
 
 def refresh_is_due() -> bool:
@@ -232,20 +217,25 @@ def refresh_is_due() -> bool:
     return info.get("catalogue") != catalogue_stamp()
 
 
-def latest_refresh() -> dict | None:
-    """The served version's latest refresh, as serving.json records it."""
-    version = registry.current_version(settings.MODELS_DIR)
-    return registry.serving_info(settings.MODELS_DIR, version) if version else None
-
-
-def _send_task(name: str, args=()) -> None:
-    """Hand a task to the broker by name: the web process never imports the
-    task modules' workers' code (gnn.tasks reaches the torch side)."""
+def _send_task(name: str, *, args=(), failed: str) -> bool:
+    """Hand a task to the broker by name (the web process never imports
+    gnn.tasks, which reaches the torch side); False when the broker is down,
+    after which it is skipped for a while so that writes do not each wait."""
+    if time.monotonic() < process_state.broker_retry_after:
+        return False
     from celery import current_app
 
-    current_app.send_task(
-        name, args=list(args), retry=False, headers={"request_id": current_request_id()}
-    )
+    try:
+        # The request id travels with the task: its log lines carry it too.
+        current_app.send_task(
+            name, args=list(args), retry=False, headers={"request_id": current_request_id()}
+        )
+    except Exception as exc:
+        with _broker_lock:
+            process_state.broker_retry_after = time.monotonic() + _BROKER_BACKOFF_SECONDS
+        log.warning("broker unreachable, %s: %s", failed, exc)
+        return False
+    return True
 
 
 def run_is_stale(run: TrainingRun) -> bool:

@@ -1,3 +1,4 @@
+import functools
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -5,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -132,18 +133,8 @@ def api_token_expiry_cutoff():
     return timezone.now() - timedelta(days=settings.API_TOKEN_DAYS)
 
 
-def api_token_find(*, token: str) -> ApiToken | None:
-    """The live token record for ``token`` (not expired, of an active member), or None."""
-    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
-        return None
-    found = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=token_hash(token), created_at__gte=api_token_expiry_cutoff())
-        .first()
-    )
-    if found is None or not found.user.is_active:
-        return None
-    return found
+def _token_shaped(token: str) -> bool:
+    return bool(token) and token.startswith(TOKEN_PREFIX) and len(token) <= 200
 
 
 def api_tokens_of(*, user: User):
@@ -165,15 +156,47 @@ def api_tokens_revoke_all(*, user_id: int) -> int:
 
 
 def api_token_user(*, token: str) -> User | None:
-    """The active member a live token belongs to, or None."""
-    found = api_token_find(token=token)
-    if found is None:
+    """The active member a live token belongs to, or None: one query, since
+    every API request pays for it."""
+    if not _token_shaped(token):
         return None
     now = timezone.now()
-    if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 60:
+    found = next(
+        iter(
+            User.objects.raw(
+                _token_user_sql(),
+                [now - TOKEN_USE_RECORDED_EVERY, token_hash(token), api_token_expiry_cutoff()],
+            )
+        ),
+        None,
+    )
+    if found is None:
+        return None
+    if found.api_token_stale:
         # Recorded at most once a minute: not a write per request.
-        ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
-    return found.user
+        ApiToken.objects.filter(pk=found.api_token_id).update(last_used_at=now)
+    return found
+
+
+TOKEN_USE_RECORDED_EVERY = timedelta(seconds=60)
+
+
+@functools.cache
+def _token_user_sql() -> str:
+    # Raw SQL, written once: compiling the equivalent ORM query (a join,
+    # select_related, two filters) took three quarters of the lookup's time,
+    # and the lookup runs on every API request (benchmarks/api_overhead.py).
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"u.{quote(field.column)}" for field in User._meta.concrete_fields)
+    return (
+        f"SELECT {columns}, t.{quote('id')} AS api_token_id, "
+        f"(t.{quote('last_used_at')} IS NULL OR t.{quote('last_used_at')} < %s) "
+        "AS api_token_stale "
+        f"FROM {quote(ApiToken._meta.db_table)} t "
+        f"JOIN {quote(User._meta.db_table)} u ON u.{quote('id')} = t.{quote('user_id')} "
+        f"WHERE t.{quote('key_hash')} = %s AND t.{quote('created_at')} >= %s "
+        f"AND u.{quote('is_active')}"
+    )
 
 
 def user_delete(*, user: User) -> None:

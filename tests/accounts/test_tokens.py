@@ -58,6 +58,33 @@ def test_tokens_expire_after_api_token_days(client, member, settings):
     assert token_works(token)
 
 
+def test_a_deactivated_members_token_stops_working(member):
+    token = api_token_create(user=member)
+    assert token_works(token)
+    member.is_active = False
+    member.save(update_fields=["is_active"])
+    assert not token_works(token)
+
+
+def test_a_tokens_use_is_recorded_at_most_once_a_minute(member):
+    token = api_token_create(user=member)
+    assert ApiToken.objects.get().last_used_at is None
+    assert token_works(token)
+    first = ApiToken.objects.get().last_used_at
+    assert first is not None
+    assert token_works(token)
+    assert ApiToken.objects.get().last_used_at == first
+    ApiToken.objects.update(last_used_at=first - timedelta(seconds=61))
+    assert token_works(token)
+    assert ApiToken.objects.get().last_used_at > first
+
+
+def test_a_token_answers_as_its_member_with_their_profile(member):
+    token = api_token_create(user=member)
+    body = Client().get("/api/users/me", **bearer(token)).json()
+    assert body["id"] == member.pk and body["username"] == member.username
+
+
 def test_changing_the_password_revokes_the_tokens(client, member):
     token = api_token_create(user=member)
     client.force_login(member)

@@ -1,5 +1,6 @@
 """Recommendations and model information as JSON; the same service as the site."""
 
+from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema
 
 from accounts.api import MEMBER, visible_user
@@ -7,8 +8,9 @@ from catalog.api import MovieOut, movie_out
 from core.api import AUTH_ERRORS, READ_ERRORS, ApiError, Id, Message
 from gnn.selectors import (
     RecommendationError,
-    recommendations_for,
+    Recommendations,
     refresh_recommendations,
+    rendered_recommendations,
     served_model,
 )
 
@@ -64,11 +66,21 @@ def recommendations(
     from their ratings too, at once (no retraining)."""
     user = visible_user(request, user_id)
     try:
-        result = recommendations_for(user=user, n=n, exclude_rated=exclude_rated)
+        body = rendered_recommendations(
+            user=user,
+            n=n,
+            exclude_rated=exclude_rated,
+            render=lambda result: _recommendation_json(user.pk, result),
+        )
     except RecommendationError as exc:
         raise ApiError.invalid(exc.field, exc.message, where="query") from None
-    return {
-        "user_id": user.pk,
+    # Rendered (and checked against the schema) once per list, not per request.
+    return HttpResponse(body, content_type="application/json; charset=utf-8")
+
+
+def _recommendation_json(user_id: int, result: Recommendations) -> bytes:
+    answer = {
+        "user_id": user_id,
         "source": result.source,
         "model_version": result.model_version,
         "based_on_ratings": result.rating_count,
@@ -85,6 +97,7 @@ def recommendations(
             for item in result.items
         ],
     }
+    return RecommendationList.model_validate(answer).model_dump_json().encode()
 
 
 @router.post(

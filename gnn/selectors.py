@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from django.core.cache import cache
@@ -106,6 +107,26 @@ def _recommendations(user, n: int, exclude_rated: bool) -> Recommendations:
     )
 
 
+def rendered_recommendations(
+    *, user, n: int = 10, exclude_rated: bool = True, render: Callable[[Recommendations], bytes]
+) -> bytes:
+    """``render(recommendations_for(...))``, kept under the list's own cache key
+    (so it goes when the list would): a repeated request costs one cache read
+    instead of rebuilding and rendering the answer. What is kept is rendered as
+    a cache hit reports itself (``cached=True``)."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
+        raise RecommendationError("n", f"n must be a whole number from 1 to {MAX_N}.")
+    started = time.perf_counter()
+    key = _answer_key(_cache_key(user, get_service().engine(), exclude_rated), n)
+    body = cache.get(key)
+    if body is not None:
+        metrics.observe_recommendation(True, time.perf_counter() - started)
+        return body
+    result = recommendations_for(user=user, n=n, exclude_rated=exclude_rated)
+    cache.set(key, render(replace(result, cached=True)), _CACHE_SECONDS)
+    return render(result)
+
+
 def served_key() -> str:
     """Names what recommendations are computed from right now (the version and
     catalogue it saw, or popularity): part of any cache key built on them."""
@@ -116,7 +137,9 @@ def served_key() -> str:
 def refresh_recommendations(*, user) -> None:
     """Drop the member's cached lists so the next call recomputes them."""
     engine = get_service().engine()
-    cache.delete_many([_cache_key(user, engine, flag) for flag in (True, False)])
+    lists = [_cache_key(user, engine, flag) for flag in (True, False)]
+    answers = [_answer_key(key, n) for key in lists for n in range(1, MAX_N + 1)]
+    cache.delete_many(lists + answers)
 
 
 def movies_similar_to(*, movie: Movie, n: int = 6) -> list[Movie]:
@@ -160,6 +183,10 @@ def served_model() -> ServedModel | None:
 def _cache_key(user, engine: Engine | None, exclude_rated: bool) -> str:
     served = engine.cache_key if engine else "popularity"
     return f"recs:{served}:{user.pk}:{user.taste_version}:{int(exclude_rated)}"
+
+
+def _answer_key(list_key: str, n: int) -> str:
+    return f"{list_key}:answer:{n}"
 
 
 def _movies_by_id(ids) -> dict[int, Movie]:

@@ -65,6 +65,12 @@ def trained_committed(seeded_committed):
     return train_quickly()
 
 
+@pytest.fixture
+def instant_checks(settings):
+    """Web processes look for a new version, refresh or catalogue every 20 ms."""
+    settings.MODEL_CHECK_INTERVAL = 0.02
+
+
 class _Null:
     def write(self, *_args, **_kwargs):
         pass

@@ -1,8 +1,13 @@
 """The recommendations API."""
 
+import time
+
 import pytest
+from django.utils import timezone
 
 from accounts.models import User
+from catalog.models import Movie
+from gnn.edge.serving import get_service
 
 JSON = "application/json"
 
@@ -43,3 +48,30 @@ def test_refresh_drops_the_cached_result(client, member, auth, trained):
     assert client.get(url, **auth).json()["cached"] is True
     assert client.post(f"{url}/refresh", **auth).status_code == 200
     assert client.get(url, **auth).json()["cached"] is False
+
+
+def test_a_repeated_answer_is_the_first_one_marked_cached(client, member, auth, trained):
+    url = f"/api/recommendations/{member.pk}"
+    first = client.get(url, {"n": 7}, **auth)
+    again = client.get(url, {"n": 7}, **auth)
+    assert again["Content-Type"].startswith("application/json")
+    assert first.json()["cached"] is False and again.json()["cached"] is True
+    assert {**first.json(), "cached": True} == again.json()
+    # Another size is its own answer, cut from the same cached list.
+    three = client.get(url, {"n": 3}, **auth).json()
+    assert three["items"] == first.json()["items"][:3] and three["cached"] is True
+
+
+def test_a_hidden_movie_leaves_the_repeated_answer(
+    client, member, auth, trained_committed, instant_checks
+):
+    url = f"/api/recommendations/{member.pk}"
+    first = client.get(url, **auth).json()
+    hidden = first["items"][0]["movie"]["id"]
+    Movie.objects.filter(pk=hidden).update(is_visible=False, updated_at=timezone.now())
+    time.sleep(0.05)
+    client.get(url, **auth)  # the service notices the catalogue change
+    get_service().wait_for_reload()
+    after = client.get(url, **auth).json()
+    assert hidden not in [item["movie"]["id"] for item in after["items"]]
+    assert len(after["items"]) == len(first["items"])

@@ -130,11 +130,6 @@ def test_without_a_model_recommendations_fall_back_to_popularity(seeded, member)
     assert served_model() is None
 
 
-@pytest.fixture
-def instant_checks(settings):
-    settings.MODEL_CHECK_INTERVAL = 0.02
-
-
 def _profile(django_user_model, name, age, gender, occupation):
     return django_user_model.objects.create_user(
         username=name, password="correct horse battery", age=age, gender=gender,

@@ -4,7 +4,6 @@ import shutil
 import threading
 import time
 
-import pytest
 from django.conf import settings
 
 from catalog.models import Genre, Movie
@@ -32,11 +31,6 @@ def ids(recommendations):
 def fresh(user):
     user.refresh_from_db()
     return user
-
-
-@pytest.fixture
-def instant_checks(settings):
-    settings.MODEL_CHECK_INTERVAL = 0.02
 
 
 def test_a_movie_added_by_a_curator_after_training_is_recommendable_after_a_refresh(

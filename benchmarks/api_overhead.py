@@ -40,6 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sort", default="cumulative", help="pstats order for --profile")
     args = parser.parse_args()
     # The access log goes to a handler like in production, not to this terminal.
     logging.getLogger("recommender.web").handlers = [logging.NullHandler()]
@@ -83,7 +84,7 @@ def main() -> None:
         for sql in queries:
             print(f"  query: {sql[:110]}")
         if profile:
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(35)
+            pstats.Stats(profile).sort_stats(args.sort).print_stats(35)
     finally:
         ApiToken.objects.filter(key_hash=token_hash(token)).delete()
 

@@ -20,7 +20,7 @@ import threading
 import time
 
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 log = logging.getLogger("core.cache")
 
@@ -76,11 +76,30 @@ def _guarded(default=None):
     return decorate
 
 
+class _ReusedClients(RedisCacheClient):
+    """Django's client builds a redis.Redis (with its table of ~170 response
+    callbacks) for every cache call: a third of a cached API answer's time
+    (benchmarks/api_overhead.py with CACHE_URL=redis://...). A redis.Redis is
+    thread-safe over its pool, so one per pool is kept instead."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients = {}
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
+
 class ResilientRedisCache(RedisCache):
     def __init__(self, server, params):
         options = dict(params.get("OPTIONS", {}))
         seconds = float(options.pop("breaker_seconds", 5))
         super().__init__(server, {**params, "OPTIONS": options})
+        self._class = _ReusedClients
         self.breaker = CircuitBreaker(seconds)
 
     def get(self, key, default=None, version=None):

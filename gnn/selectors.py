@@ -20,6 +20,7 @@ from catalog.models import Movie
 from core import metrics
 from core.errors import FieldError
 from gnn.edge.serving import get_service
+from gnn.edge.state import process_state
 from ratings.selectors import dismissed_movie_ids, ratings_of_user
 
 if TYPE_CHECKING:
@@ -116,14 +117,25 @@ def rendered_recommendations(
     a cache hit reports itself (``cached=True``)."""
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
         raise RecommendationError("n", f"n must be a whole number from 1 to {MAX_N}.")
+    engine = get_service().engine()
+    if engine is None:
+        # Popularity lists drop hidden movies at read time, by a query; their
+        # key does not name the catalogue, so their answers are not kept.
+        return render(recommendations_for(user=user, n=n, exclude_rated=exclude_rated))
     started = time.perf_counter()
-    key = _answer_key(_cache_key(user, get_service().engine(), exclude_rated), n)
-    body = cache.get(key)
+    key = _answer_key(_cache_key(user, engine, exclude_rated), n)
+    body = process_state.recent_answers.get(key)
+    if body is None:
+        body = cache.get(key)
+        if body is not None:
+            process_state.recent_answers.put(key, body)
     if body is not None:
         metrics.observe_recommendation(True, time.perf_counter() - started)
         return body
     result = recommendations_for(user=user, n=n, exclude_rated=exclude_rated)
-    cache.set(key, render(replace(result, cached=True)), _CACHE_SECONDS)
+    kept = render(replace(result, cached=True))
+    cache.set(key, kept, _CACHE_SECONDS)
+    process_state.recent_answers.put(key, kept)
     return render(result)
 
 
@@ -140,6 +152,7 @@ def refresh_recommendations(*, user) -> None:
     lists = [_cache_key(user, engine, flag) for flag in (True, False)]
     answers = [_answer_key(key, n) for key in lists for n in range(1, MAX_N + 1)]
     cache.delete_many(lists + answers)
+    process_state.recent_answers.discard(answers)
 
 
 def movies_similar_to(*, movie: Movie, n: int = 6) -> list[Movie]:

@@ -113,7 +113,7 @@ def test_an_unexpected_error_under_api_answers_json(client, member, auth, seeded
     def broken(**_):
         raise RuntimeError("a bug with secret internals")
 
-    monkeypatch.setattr("gnn.api.recommendations_for", broken)
+    monkeypatch.setattr("gnn.api.rendered_recommendations", broken)
     response = client.get(f"/api/recommendations/{member.pk}", **auth)
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal server error."}

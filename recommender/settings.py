@@ -78,7 +78,7 @@ MIDDLEWARE = [
     "core.middleware.DatabaseBusyMiddleware",
     "core.middleware.NulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -93,3 +93,10 @@ def test_settings_default_to_sqlite_with_wal_and_immediate_transactions(tmp_path
 def test_pages_send_a_content_security_policy(client, db):
     policy = client.get("/")["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+
+
+def test_every_answer_carries_the_policy_and_a_changed_setting_is_followed(client, db, settings):
+    page, api = client.get("/")["Content-Security-Policy"], client.get("/api/health")
+    assert api["Content-Security-Policy"] == page
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    assert client.get("/")["Content-Security-Policy"] == "default-src 'none'"

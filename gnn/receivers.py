@@ -9,10 +9,10 @@ log = logging.getLogger("gnn.training")
 
 
 def count_toward_retraining(**_kwargs) -> None:
-    from gnn.services import retrain_if_due
+    from gnn.services import retrain_count_rating
 
     try:
-        retrain_if_due()
+        retrain_count_rating()
     except Exception:
         log.exception("could not check whether to retrain")
 

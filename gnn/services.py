@@ -70,9 +70,20 @@ def ratings_since_snapshot(limit: int | None = None) -> int:
     return ratings_written_since(since=served_snapshot_at(), limit=limit)
 
 
+def retrain_count_rating() -> TrainingRun | None:
+    """Count a committed rating; on every RETRAIN_CHECK_EVERY_RATINGS-th in
+    this process, see whether a retrain is due. The count lives in the
+    process, so the ratings in between cost no query."""
+    process_state.ratings_since_retrain_check += 1
+    if process_state.ratings_since_retrain_check < settings.RETRAIN_CHECK_EVERY_RATINGS:
+        return None
+    process_state.ratings_since_retrain_check = 0
+    return retrain_if_due()
+
+
 def retrain_if_due() -> TrainingRun | None:
-    """Called after every committed rating write; a few indexed reads when
-    nothing is due, and no write."""
+    """Queue a threshold retrain when enough ratings came since the served
+    snapshot; four indexed reads when nothing is due, and no write."""
     active = TrainingRun.objects.filter(active=True).first()
     if active is not None:
         if not run_is_stale(active):

@@ -4,7 +4,11 @@ No torch import at module level: the worker's child processes import it
 inside the task, after the prefork pool has forked.
 """
 
+import logging
+
 from celery import shared_task
+
+log = logging.getLogger("gnn.training")
 
 
 @shared_task(name="gnn.tasks.train_model", ignore_result=True)
@@ -26,5 +30,12 @@ def scheduled_retrain() -> None:
 def refresh_serving() -> None:
     """On the refresh queue (its own worker), so a training run never holds it up."""
     from gnn.runs import serving_refresh
+    from gnn.services import retrain_if_due
 
+    # Web processes look at the retraining threshold only every few ratings;
+    # this periodic task catches a threshold crossed in between.
+    try:
+        retrain_if_due()
+    except Exception:
+        log.exception("could not check whether to retrain")
     serving_refresh()

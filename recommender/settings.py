@@ -355,6 +355,10 @@ TRAINING_PATIENCE = env_int("TRAINING_PATIENCE", 0, minimum=0)
 # A retrain is queued when this many ratings were created or changed since the
 # served model's training snapshot.
 RETRAIN_AFTER_RATINGS = env_int("RETRAIN_AFTER_RATINGS", 500, minimum=1)
+# A web process looks whether that is reached (four indexed reads) on every
+# this many ratings it commits, not on every one; the refresh worker also
+# looks each REFRESH_EVERY_SECONDS. A retrain may so start a few ratings late.
+RETRAIN_CHECK_EVERY_RATINGS = env_int("RETRAIN_CHECK_EVERY_RATINGS", 10, minimum=1)
 # After a failed run the threshold waits this long, doubled for each further failure.
 RETRAIN_FAILURE_BACKOFF_SECONDS = env_int("RETRAIN_FAILURE_BACKOFF_SECONDS", 300, minimum=0)
 # The quality gate applies from this many ratings on; below it (fixture-sized

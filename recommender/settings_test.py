@@ -46,3 +46,5 @@ TORCH_THREADS_TRAINING = 1
 # for the next `make run` worker). Tests about a broker set up a real one.
 CELERY_BROKER_URL = "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# Tests that rate and expect a retrain look at every rating, as before.
+RETRAIN_CHECK_EVERY_RATINGS = 1

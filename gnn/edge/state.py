@@ -69,6 +69,8 @@ class ProcessState:
     # serving arrays (per process: a shared counter would cost every write a
     # round trip; the periodic refresh catches what the counters miss).
     ratings_since_refresh: int = 0
+    # The same for the look at whether a retrain is due.
+    ratings_since_retrain_check: int = 0
     # About 3 KB an answer of 10 movies: a few MB at most.
     recent_answers: RecentAnswers = field(
         default_factory=lambda: RecentAnswers(2000, ANSWER_SECONDS)
@@ -80,6 +82,7 @@ class ProcessState:
         self.snapshot_of = fresh.snapshot_of
         self.broker_retry_after = fresh.broker_retry_after
         self.ratings_since_refresh = fresh.ratings_since_refresh
+        self.ratings_since_retrain_check = fresh.ratings_since_retrain_check
         self.recent_answers = fresh.recent_answers
 
 

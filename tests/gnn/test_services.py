@@ -235,3 +235,33 @@ def registry_versions():
     from gnn.edge import registry
 
     return [info.version for info in registry.list_versions(live.MODELS_DIR)]
+
+
+def test_a_web_process_looks_at_the_threshold_every_few_ratings(
+    trained, member, settings, django_capture_on_commit_callbacks
+):
+    settings.RETRAIN_AFTER_RATINGS = 2
+    settings.RETRAIN_CHECK_EVERY_RATINGS = 4
+    movies = list(Movie.objects.order_by("pk")[:4])
+    for movie in movies[:3]:
+        with django_capture_on_commit_callbacks(execute=True):
+            rating_set(user=member, movie=movie, value=4)
+    # Past the threshold, but this process has not looked yet: no query spent.
+    assert not TrainingRun.objects.filter(trigger="threshold").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        rating_set(user=member, movie=movies[3], value=4)
+    assert TrainingRun.objects.filter(trigger="threshold").count() == 1
+
+
+def test_the_periodic_refresh_task_queues_a_retrain_the_web_processes_have_not_seen(
+    trained, member, settings
+):
+    from gnn.tasks import refresh_serving
+
+    settings.RETRAIN_AFTER_RATINGS = 2
+    settings.RETRAIN_CHECK_EVERY_RATINGS = 100
+    for movie in Movie.objects.order_by("pk")[:3]:
+        rating_set(user=member, movie=movie, value=4)
+    assert not TrainingRun.objects.filter(trigger="threshold").exists()
+    refresh_serving()
+    assert TrainingRun.objects.filter(trigger="threshold").count() == 1

@@ -86,23 +86,74 @@ def rating_set(*, user, movie: Movie, value) -> RatingWrite:
         # Stamped after the lock: for one pair, updated_at orders the writes
         # as they commit, so the newest stamp is the value that stays.
         now = timezone.now()
-        before = Rating.objects.filter(user=user, movie=movie).values_list("value", "created_at")
-        old, created_at = before.first() or (None, now)
+        write = _rating_write_postgresql if connection.vendor == "postgresql" else _rating_write
+        rating, old = write(user=user, movie=movie, value=value, now=now)
         existed = old is not None
-        (rating,) = Rating.objects.bulk_create(
-            [Rating(user=user, movie=movie, value=value, created_at=created_at, updated_at=now)],
-            update_conflicts=True,
-            unique_fields=["user", "movie"],
-            update_fields=["value", "updated_at"],
-        )
-        user_taste_changed(user_id=user.pk)
-        # Last: it locks the movie's row until the commit (see _lock_pair).
-        movie_stats_add(movie_id=movie.pk, old=old, new=value)
         transaction.on_commit(lambda: metrics.rating_written("updated" if existed else "created"))
         transaction.on_commit(_announce_commit)
     if rating.pk is None:  # backends that return no id for an upsert
         rating = Rating.objects.get(user=user, movie=movie)
     return RatingWrite(rating=rating, created=not existed)
+
+
+def _rating_write(*, user, movie: Movie, value: int, now) -> tuple[Rating, int | None]:
+    before = Rating.objects.filter(user=user, movie=movie).values_list("value", "created_at")
+    old, created_at = before.first() or (None, now)
+    (rating,) = Rating.objects.bulk_create(
+        [Rating(user=user, movie=movie, value=value, created_at=created_at, updated_at=now)],
+        update_conflicts=True,
+        unique_fields=["user", "movie"],
+        update_fields=["value", "updated_at"],
+    )
+    user_taste_changed(user_id=user.pk)
+    # Last: it locks the movie's row until the commit (see _lock_pair).
+    movie_stats_add(movie_id=movie.pk, old=old, new=value)
+    return rating, old
+
+
+def _rating_write_postgresql(*, user, movie: Movie, value: int, now) -> tuple[Rating, int | None]:
+    """What the other backends do in four statements (read the old value,
+    upsert, the member's taste version, the movie's counts), in one: each
+    statement is a round trip, and the writes were short of their latency
+    target under load (benchmarks/loadtest.py --database postgres). It runs
+    after the pair's lock, so its snapshot holds the value it replaces."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RATING_WRITE_SQL,
+            {"user": user.pk, "movie": movie.pk, "value": value, "now": now},
+        )
+        rating_id, created_at, old = cursor.fetchone()
+    rating = Rating(
+        pk=rating_id, user=user, movie=movie, value=value, created_at=created_at, updated_at=now
+    )
+    rating._state.adding = False
+    return rating, old
+
+
+# The movie's counts move last: its row stays locked from there to the commit.
+_RATING_WRITE_SQL = """
+WITH old AS (
+    SELECT value, created_at FROM ratings_rating
+    WHERE user_id = %(user)s AND movie_id = %(movie)s
+), written AS (
+    INSERT INTO ratings_rating (user_id, movie_id, value, created_at, updated_at)
+    VALUES (%(user)s, %(movie)s, %(value)s,
+            COALESCE((SELECT created_at FROM old), %(now)s), %(now)s)
+    ON CONFLICT (user_id, movie_id)
+    DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at
+    RETURNING id, created_at
+), taste AS (
+    UPDATE accounts_user SET taste_version = taste_version + 1 WHERE id = %(user)s
+), counts AS (
+    UPDATE catalog_movie SET
+        rating_count = rating_count + (CASE WHEN (SELECT value FROM old) IS NULL THEN 1 ELSE 0 END),
+        rating_sum = rating_sum + %(value)s - COALESCE((SELECT value FROM old), 0),
+        liked_count = liked_count + (CASE WHEN %(value)s >= 4 THEN 1 ELSE 0 END)
+            - (CASE WHEN COALESCE((SELECT value FROM old), 0) >= 4 THEN 1 ELSE 0 END)
+    WHERE id = %(movie)s
+)
+SELECT written.id, written.created_at, (SELECT value FROM old) FROM written
+"""
 
 
 def rating_remove(*, user, movie: Movie) -> bool:

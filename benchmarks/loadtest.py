@@ -3,14 +3,21 @@
     .venv/bin/pip install -e ".[load]"          # locust, once
     .venv/bin/python benchmarks/loadtest.py                      # SQLite, locmem cache
     .venv/bin/python benchmarks/loadtest.py --database postgres  # PostgreSQL + Redis cache
+    .venv/bin/python benchmarks/loadtest.py --database postgres --data DIR --servers 2
 
 Bounded and loopback-only: the server listens on 127.0.0.1 only and every
 phase runs for --duration seconds. It works on a copy of the data (a copy of
 data/db.sqlite3, or a fresh PostgreSQL database `recommender_load` filled
-from data/ml-100k), serves the model that models/current points at, and
-prints, per phase and request type: throughput, p50/p95/p99 and errors; then
-checks that the database holds exactly the ratings that were acknowledged,
-and reports the resident memory of each gunicorn worker.
+from --data, an ml-100k-layout directory, data/ml-100k by default), serves
+the model that MODELS_DIR (models/ by default) serves, and prints, per phase
+and request type: throughput, p50/p95/p99 and errors; then checks that the
+database holds exactly the ratings that were acknowledged, and reports the
+resident memory of each gunicorn worker.
+
+``--servers 2`` starts two gunicorn instances sharing the database and Redis,
+as two machines behind a load balancer would; each phase's users are split
+between them (a locust process each, with accounts of their own), and a
+request type's percentiles are the worse of the servers'.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ def run(command: list[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=ROOT, env=env, check=True, **kwargs)
 
 
-def prepare_database(kind: str, work: Path, env: dict) -> dict:
+def prepare_database(kind: str, work: Path, env: dict, data: Path) -> dict:
     if kind == "sqlite":
         source = ROOT / "data" / "db.sqlite3"
         if not source.exists():
@@ -65,7 +72,7 @@ def prepare_database(kind: str, work: Path, env: dict) -> dict:
     )
     env = {**env, "DATABASE_URL": url, "CACHE_URL": "redis://127.0.0.1:6379/3"}
     run([PY, "manage.py", "migrate", "--noinput", "-v0"], env)
-    run([PY, "manage.py", "seed_movielens", "--source", str(ROOT / "data" / "ml-100k")], env,
+    run([PY, "manage.py", "seed_movielens", "--source", str(data)], env,
         stdout=subprocess.DEVNULL)  # fmt: skip
     return env
 
@@ -83,7 +90,7 @@ made = {"members": [], "api": []}
 for kind in ("members", "api"):
     for i in range(count):
         user = User.objects.create(
-            username=f"load-{kind}-{i}", password=password, age=random.randint(16, 70),
+            username=f"load-TAG-{kind}-{i}", password=password, age=random.randint(16, 70),
             gender=random.choice("MFO"), occupation=random.choice(["student", "engineer", "other"]),
         )
         if kind == "members":
@@ -100,9 +107,9 @@ print(json.dumps(made))
 """
 
 
-def prepare_accounts(env: dict, count: int, target: Path) -> Path:
+def prepare_accounts(env: dict, count: int, target: Path, tag: str) -> Path:
     """Members with a session and API clients with a token, made directly."""
-    script = ACCOUNTS_SCRIPT.replace("COUNT", str(count))
+    script = ACCOUNTS_SCRIPT.replace("COUNT", str(count)).replace("TAG", tag)
     result = run([PY, "manage.py", "shell", "-c", script], env, capture_output=True, text=True)
     target.write_text(result.stdout.strip().splitlines()[-1])
     return target
@@ -143,20 +150,49 @@ def ramp(users: int) -> int:
     return users // SPAWN_RATE + 3
 
 
-def locust(host: str, users: int, duration: int, classes: list[str], prefix: Path, env: dict):
-    command = [
-        PY, "-m", "locust", "-f", str(ROOT / "benchmarks" / "locustfile.py"), "--headless",
-        "--host", host, "--users", str(users), "--spawn-rate", str(SPAWN_RATE),
-        "--run-time", f"{duration + ramp(users)}s", "--reset-stats", "--csv", str(prefix),
-        "--only-summary",
-        "--loglevel", "WARNING", "--stop-timeout", "10", *classes,
-    ]  # fmt: skip
-    subprocess.run(
-        command, cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    with open(f"{prefix}_stats.csv") as handle:
-        return list(csv.DictReader(handle))
+def locust(hosts: list[str], users: int, duration: int, classes: list[str], prefix: Path,
+           env: dict, accounts: list[Path]) -> list[dict]:  # fmt: skip
+    """One phase: ``users`` split between the servers, a locust process each,
+    at the same time; the rows of each request type, merged."""
+    runs = []
+    for index, host in enumerate(hosts):
+        share = users // len(hosts) + (index < users % len(hosts))
+        if share == 0:
+            continue
+        mine = Path(f"{prefix}-{index}")
+        command = [
+            PY, "-m", "locust", "-f", str(ROOT / "benchmarks" / "locustfile.py"), "--headless",
+            "--host", host, "--users", str(share), "--spawn-rate", str(SPAWN_RATE),
+            "--run-time", f"{duration + ramp(users)}s", "--reset-stats", "--csv", str(mine),
+            "--only-summary",
+            "--loglevel", "WARNING", "--stop-timeout", "10", *classes,
+        ]  # fmt: skip
+        child_env = {
+            **env,
+            "LOADTEST_ACCOUNTS": str(accounts[index]),
+            "LOADTEST_ACK_FILE": f"{env['LOADTEST_ACK_FILE']}.{index}",
+        }
+        runs.append((mine, subprocess.Popen(
+            command, cwd=ROOT, env=child_env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )))  # fmt: skip
+    merged: dict[str, dict] = {}
+    for mine, process in runs:
+        process.wait()
+        with open(f"{mine}_stats.csv") as handle:
+            for row in csv.DictReader(handle):
+                empty = {"Request Count": 0, "Failure Count": 0, "Requests/s": 0.0}
+                into = merged.setdefault(row["Name"], {**row, **empty})
+                into["Request Count"] += int(row["Request Count"])
+                into["Failure Count"] += int(row["Failure Count"])
+                into["Requests/s"] += float(row["Requests/s"])
+                for column in ("50%", "95%", "99%"):
+                    into[column] = max(_ms(into[column]), _ms(row[column]))
+    return list(merged.values())
+
+
+def _ms(value) -> float:
+    return float(value) if value not in ("", "N/A") else 0.0
 
 
 def print_phase(title: str, rows: list[dict]) -> None:
@@ -168,14 +204,15 @@ def print_phase(title: str, rows: list[dict]) -> None:
             continue
         print(
             f"  {row['Name'][:32]:32s} {row['Request Count']:>6} {row['Failure Count']:>5} "
-            f"{float(row['Requests/s']):7.1f} {row['50%']:>6} {row['95%']:>6} {row['99%']:>6}"
+            f"{float(row['Requests/s']):7.1f} {_ms(row['50%']):>6.0f} {_ms(row['95%']):>6.0f} "
+            f"{_ms(row['99%']):>6.0f}"
         )
 
 
 def check_ratings(ack_files: list[Path], env: dict) -> str:
     acknowledged: dict[str, dict[str, int]] = {}
-    for file in ack_files:
-        if file.exists():
+    for base in ack_files:
+        for file in sorted(base.parent.glob(base.name + ".*")):
             for user, ratings in json.loads(file.read_text()).items():
                 acknowledged.setdefault(user, {}).update(ratings)
     script = (
@@ -207,13 +244,14 @@ def check_ratings(ack_files: list[Path], env: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "ml-100k",
+                        help="ml-100k-layout directory to fill PostgreSQL from")  # fmt: skip
+    parser.add_argument("--servers", type=int, choices=[1, 2, 3, 4], default=1)
     parser.add_argument("--duration", type=int, default=30, help="seconds per phase (max 300)")
     parser.add_argument("--users", default="1,10,50")
     args = parser.parse_args()
     duration = max(5, min(args.duration, 300))
     work = Path(tempfile.mkdtemp(prefix="loadtest-"))
-    port = free_port()
-    host = f"http://127.0.0.1:{port}"
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
         "DEBUG": "false",
@@ -221,56 +259,68 @@ def main() -> None:
         "DATA_DIR": str(work / "data"),
         "MODELS_DIR": os.environ.get("MODELS_DIR", str(ROOT / "models")),
         "STATIC_ROOT": str(work / "static"),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
         "LOG_LEVEL": "WARNING",
         # Thousands of sign-ups from one address are the test, not abuse.
         "RATE_LIMIT_SIGNUP": "0",
         "RATE_LIMIT_LOGIN": "0",
     }
-    env = prepare_database(args.database, work, env)
+    env = prepare_database(args.database, work, env, args.data)
     run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], env)
     users_per_phase = [int(u) for u in args.users.split(",") if u]
-    accounts = prepare_accounts(env, max([50, *users_per_phase]) + 10, work / "accounts.json")
-    env["LOADTEST_ACCOUNTS"] = str(accounts)
-    print(f"gunicorn on {host} ({args.database}; cache {env.get('CACHE_URL', 'locmem://')}); "
+    per_server = max([50, *users_per_phase]) // args.servers + 10
+    accounts = [
+        prepare_accounts(env, per_server, work / f"accounts-{i}.json", f"s{i}")
+        for i in range(args.servers)
+    ]
+    ports = [free_port() for _ in range(args.servers)]
+    hosts = [f"http://127.0.0.1:{port}" for port in ports]
+    print(f"{args.servers} gunicorn instance(s) on {', '.join(hosts)} ({args.database}; "
+          f"cache {env.get('CACHE_URL', 'locmem://')}; models {env['MODELS_DIR']}); "
           f"{duration} s per phase")  # fmt: skip
-    log = open(work / "gunicorn.log", "wb")  # noqa: SIM115 - closed after the server
-    server = subprocess.Popen(
-        [PY, "-m", "gunicorn", "--config", "gunicorn.conf.py", "recommender.wsgi"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    logs, servers = [], []
+    for index, port in enumerate(ports):
+        logs.append(open(work / f"gunicorn-{index}.log", "wb"))  # noqa: SIM115 - closed below
+        server_env = {
+            **env,
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="metrics-", dir=work),
+        }
+        servers.append(subprocess.Popen(
+            [PY, "-m", "gunicorn", "--config", "gunicorn.conf.py", "recommender.wsgi"],
+            cwd=ROOT, env=server_env, stdout=logs[-1], stderr=subprocess.STDOUT,
+        ))  # fmt: skip
     ack_files = []
-    try:
-        wait_until_up(host, server)
-        # Connections, caches and the first-use costs of each worker; not measured.
-        ack = work / "ack-warmup.json"
+
+    def phase(name: str, users: int, seconds: int, classes: list[str]) -> list[dict]:
+        ack = work / f"ack-{name}.json"
         ack_files.append(ack)
-        warm = locust(host, 4, 8, ["ApiClient"], work / "warmup",
-                      {**env, "LOADTEST_ACK_FILE": str(ack)})  # fmt: skip
+        return locust(hosts, users, seconds, classes, work / name,
+                      {**env, "LOADTEST_ACK_FILE": str(ack)}, accounts)  # fmt: skip
+
+    try:
+        for host, server in zip(hosts, servers, strict=True):
+            wait_until_up(host, server)
+        # Connections, caches and the first-use costs of each worker; not measured.
+        warm = phase("warmup", 4 * args.servers, 8, ["ApiClient"])
         print(f"warm-up: {sum(int(r['Request Count']) for r in warm)} requests")
         for users in users_per_phase:
-            ack = work / f"ack-{users}.json"
-            ack_files.append(ack)
-            rows = locust(host, users, duration, ["Member", "ApiClient"], work / f"mixed-{users}",
-                          {**env, "LOADTEST_ACK_FILE": str(ack)})  # fmt: skip
+            rows = phase(f"mixed-{users}", users, duration, ["Member", "ApiClient"])
             print_phase(f"{users} concurrent users (members and API clients)", rows)
-        ack = work / "ack-writers.json"
-        ack_files.append(ack)
-        rows = locust(host, 50, duration, ["Writer"], work / "writers",
-                      {**env, "LOADTEST_ACK_FILE": str(ack)})  # fmt: skip
+        rows = phase("writers", 50, duration, ["Writer"])
         print_phase("50 concurrent writers (about one rating a second each)", rows)
-        ack = work / "ack-newcomers.json"
-        ack_files.append(ack)
-        rows = locust(host, 5, duration, ["Newcomer", "ApiNewcomer"], work / "newcomers",
-                      {**env, "LOADTEST_ACK_FILE": str(ack)})  # fmt: skip
+        rows = phase("newcomers", 5, duration, ["Newcomer", "ApiNewcomer"])
         print_phase("5 newcomers signing up (a password hash each: PBKDF2)", rows)
-        memory = worker_memory(server.pid)
-        print("\nresident memory per gunicorn worker: "
-              + ", ".join(f"{m:.0f} MiB" for m in memory))  # fmt: skip
+        for index, server in enumerate(servers):
+            memory = worker_memory(server.pid)
+            print(f"\nresident memory per gunicorn worker of instance {index}: "
+                  + ", ".join(f"{m:.0f} MiB" for m in memory))  # fmt: skip
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
-        log.close()
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+        for server in servers:
+            server.wait(30)
+        for log in logs:
+            log.close()
     print("ratings: " + check_ratings(ack_files, env))
     shutil.rmtree(work, ignore_errors=True)
 

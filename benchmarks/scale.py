@@ -82,9 +82,15 @@ for pk in ids[:200]:
     selectors.recommendations_for(user=user, n=10)
     samples.append(time.perf_counter() - t)
 ms = np.array(samples) * 1000
+pss = 0.0
+with open("/proc/self/smaps_rollup") as handle:  # Linux: shared pages counted once
+    for line in handle:
+        if line.startswith("Pss:"):
+            pss = int(line.split()[1]) / 1024
 print(json.dumps({"first_recommendation_s": round(first, 2),
                   "uncached_p50_ms": round(float(np.percentile(ms, 50)), 2),
-                  "uncached_p95_ms": round(float(np.percentile(ms, 95)), 2)}))
+                  "uncached_p95_ms": round(float(np.percentile(ms, 95)), 2),
+                  "pss_after_200_mib": round(pss), "torch_imported": "torch" in sys.modules}))
 """
 
 
@@ -104,6 +110,24 @@ def new_member_figures(models_dir: Path) -> dict:
     return out
 
 
+def environment(work: Path, database: str | None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CACHE_"))}
+    env.update(DEBUG="true", READ_DOTENV="false", DATA_DIR=str(work / "data"),
+               MODELS_DIR=str(work / "models"), LOG_FORMAT="plain",
+               DJANGO_SETTINGS_MODULE="recommender.settings",
+               PYTHONPATH=str(ROOT))  # fmt: skip
+    env["DATABASE_URL"] = database or f"sqlite:///{work / 'db.sqlite3'}"
+    return env
+
+
+def serve(env: dict) -> dict:
+    """A serving process: its first recommendation (the model load included),
+    200 uncached ones, its memory after them."""
+    served = run_step("serve", [PYTHON, "-c", SERVE], env)
+    figures = json.loads(served["output"].strip().splitlines()[-1])
+    return {**figures, "peak_rss_mib": served["peak_rss_mib"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int)
@@ -114,8 +138,13 @@ def main() -> None:
     parser.add_argument("--database", help="a PostgreSQL URL (dropped and created)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/reel-scale"))
     parser.add_argument("--skip-train", action="store_true", help="import only")
+    parser.add_argument("--serve-only", action="store_true",
+                        help="only the serving step, on an earlier run's --work")  # fmt: skip
     args = parser.parse_args()
     print("$ " + shlex.join([PYTHON, *sys.argv]), flush=True)
+    if args.serve_only:
+        print("serve: " + json.dumps(serve(environment(args.work, args.database))))
+        return
 
     work = args.work
     if work.exists():
@@ -134,19 +163,12 @@ def main() -> None:
         print(f"dataset: {users:,} users, {movies:,} movies, ~{ratings:,} ratings "
               f"({time.perf_counter() - made:.1f} s)")  # fmt: skip
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CACHE_"))}
-    env.update(DEBUG="true", READ_DOTENV="false", DATA_DIR=str(work / "data"),
-               MODELS_DIR=str(work / "models"), LOG_FORMAT="plain",
-               DJANGO_SETTINGS_MODULE="recommender.settings",
-               PYTHONPATH=str(ROOT))  # fmt: skip
+    env = environment(work, args.database)
     if args.database:
         name = args.database.rsplit("/", 1)[-1]
         admin = args.database.rsplit("/", 1)[0] + "/postgres"
         for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
             subprocess.run(["psql", admin, "-qc", sql], check=True, capture_output=True)
-        env["DATABASE_URL"] = args.database
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{work / 'db.sqlite3'}"
     subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
 
     report: dict = {"database": "postgresql" if args.database else "sqlite"}
@@ -158,9 +180,7 @@ def main() -> None:
         trained = run_step("train_model", [PYTHON, "manage.py", "train_model"], env)
         report["train_model"] = {k: v for k, v in trained.items() if k != "output"}
         print(f"train_model: {trained['seconds']} s, peak RSS {trained['peak_rss_mib']} MiB")
-        served = run_step("serve", [PYTHON, "-c", SERVE], env)
-        report["serve"] = json.loads(served["output"].strip().splitlines()[-1])
-        report["serve"]["peak_rss_mib"] = served["peak_rss_mib"]
+        report["serve"] = serve(env)
         print("serve: " + ", ".join(f"{k} {v}" for k, v in report["serve"].items()))
         report["figures"] = new_member_figures(work / "models")
         for protocol in ("warm", "cold", "first_5", "random_5"):

@@ -172,13 +172,14 @@ def locust(hosts: list[str], users: int, duration: int, classes: list[str], pref
             "LOADTEST_ACCOUNTS": str(accounts[index]),
             "LOADTEST_ACK_FILE": f"{env['LOADTEST_ACK_FILE']}.{index}",
         }
-        runs.append((mine, subprocess.Popen(
-            command, cwd=ROOT, env=child_env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        log = open(f"{mine}.log", "wb")  # noqa: SIM115 - closed when the phase ends
+        runs.append((mine, log, subprocess.Popen(
+            command, cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT,
         )))  # fmt: skip
     merged: dict[str, dict] = {}
-    for mine, process in runs:
+    for mine, log, process in runs:
         process.wait()
+        log.close()
         with open(f"{mine}_stats.csv") as handle:
             for row in csv.DictReader(handle):
                 empty = {"Request Count": 0, "Failure Count": 0, "Requests/s": 0.0}
@@ -227,6 +228,9 @@ def check_ratings(ack_files: list[Path], env: dict) -> str:
         [PY, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, input=json.dumps(acknowledged),
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
+    if not acknowledged:
+        # A run whose writers never wrote would otherwise pass for a clean one.
+        sys.exit("no rating was acknowledged: the writers did not write (see locust's log)")
     rows = json.loads(found.strip().splitlines()[-1])
     stored = {(u, str(m)): v for u, m, v in rows}
     wanted = {(u, m): v for u, ratings in acknowledged.items() for m, v in ratings.items()}

@@ -63,7 +63,7 @@ def movie_ids(client) -> list[int]:
         answer = client.get(
             f"/api/movies?sort=popular&page_size=100&page={page}", name="(setup) movies"
         )
-        found += [movie["id"] for movie in answer.json()["results"]]
+        found += [movie["id"] for movie in answer.json()["items"]]
     with _lock:
         _movies[:] = found
     return _movies

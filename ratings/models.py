@@ -54,3 +54,25 @@ class Dismissal(models.Model):
 
     def __str__(self):
         return f"{self.user} is not interested in {self.movie}"
+
+
+class NotSeen(models.Model):
+    """A member answered "haven't seen it" when asked to rate a movie: it is not
+    asked again. Not a dislike: it leaves recommendations alone."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="not_seen"
+    )
+    movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "“haven't seen it” answer"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "movie"], name="one_not_seen_per_user_and_movie"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} has not seen {self.movie}"

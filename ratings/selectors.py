@@ -3,7 +3,7 @@ from datetime import datetime
 import numpy as np
 from django.db.models import QuerySet
 
-from ratings.models import Dismissal, Rating
+from ratings.models import Dismissal, NotSeen, Rating
 
 
 def ratings_of_movies(*, user, movie_ids) -> dict[int, int]:
@@ -55,3 +55,7 @@ def rating_rows_in_time_order() -> np.ndarray:
     the model's snapshot reads them in one query."""
     rows = Rating.objects.order_by("created_at", "pk").values_list("user_id", "movie_id", "value")
     return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def not_seen_movie_ids(*, user) -> set[int]:
+    return set(NotSeen.objects.filter(user=user).values_list("movie_id", flat=True))

@@ -1,4 +1,4 @@
-"""Writes to ratings and dismissals. Every change goes through here."""
+"""Writes to ratings, dismissals and "haven't seen it" answers. Every change goes through here."""
 
 import logging
 from collections.abc import Callable, Iterable
@@ -14,7 +14,7 @@ from accounts.services import user_taste_changed
 from catalog.models import Movie
 from core import metrics
 from core.errors import FieldError
-from ratings.models import Dismissal, Rating
+from ratings.models import Dismissal, NotSeen, Rating
 from ratings.signals import rating_committed
 
 
@@ -198,6 +198,13 @@ def dismissal_remove(*, user, movie: Movie) -> bool:
         if deleted:
             user_taste_changed(user_id=user.pk)
     return bool(deleted)
+
+
+def not_seen_add(*, user, movie: Movie) -> NotSeen:
+    """The member has not seen this movie: it is not asked again. Their taste
+    version stays: recommendations do not read these answers."""
+    answer, _ = NotSeen.objects.get_or_create(user=user, movie=movie)
+    return answer
 
 
 def ratings_import_movielens(

@@ -98,3 +98,22 @@ def paired_text(metrics: dict) -> str:
         )
         lines.append(f"model − floor, NDCG@10, {who}: {gaps}")
     return "\n".join(lines)
+
+
+def onboarding_text(result: dict) -> str:
+    """The onboarding measure as plain text: NDCG@10 on the test half, pages
+    and ratings per method, and each against the popular panel, paired."""
+    names = [n for n in result if isinstance(result[n], dict) and "ndcg_at_10" in result[n]]
+    lines = ["method                      NDCG@10          pages          ratings  reached 5"]
+    for name in names:
+        r = result[name]
+        lines.append(
+            f"{name:<26}  {r['ndcg_at_10']:.4f} ± {r['ndcg_at_10_sd']:.4f}  "
+            f"{r['pages']:5.2f} ± {r['pages_sd']:.2f}  {r['ratings']:7.2f}  {r['reached_5']:8.1%}"
+        )
+    for name, gap in result.get("paired", {}).items():
+        lines.append(
+            f"{name} − popular panel: NDCG@10 {gap['ndcg_at_10_mean']:+.4f} ± "
+            f"{gap['ndcg_at_10_sd']:.4f}, pages {gap['pages_mean']:+.2f} ± {gap['pages_sd']:.2f}"
+        )
+    return "\n".join(lines)

@@ -20,10 +20,21 @@ from pathlib import Path
 import numpy as np
 
 from core import movielens
-from gnn.ml import protocols
+from gnn.ml import evaluation, onboarding, protocols
+from gnn.ml.arrays import prior_keys
 from gnn.ml.data import Dataset, Movies, Ratings, Users, remap_users, restrict_to_users
 from gnn.ml.features import GENRE_COUNT
+from gnn.ml.inference import serving_arrays
 from gnn.ml.network import Config
+from gnn.ml.onboarding import (
+    Chooser,
+    Member,
+    PopularPanel,
+    Settings,
+    halves,
+    rating_entropy,
+    simulate,
+)
 from gnn.ml.training import train
 
 COLD_SHARE = 0.2
@@ -167,4 +178,132 @@ def run_cold(directory: Path, cfg: Config, holdouts: int = 5) -> dict:
     out = {key: summarise(runs, "holdouts") for key, runs in per_protocol.items()}
     out["training_seconds"] = round(float(np.mean(seconds)), 1)
     out["holdouts"] = holdouts
+    return out
+
+
+# --- Onboarding: which movies to ask a newcomer ------------------------------------
+
+HALVES_SEED = 0
+ONBOARDING_METHODS = ("popular_panel", "chooser", "chooser_refill", "random_5")
+VALIDATION_HOLDOUT = 10  # the holdout seeds the chooser's settings were chosen on start here
+# The candidates tried there (each also with a refill after every answer).
+ONBOARDING_VARIANTS = {
+    "seen": Settings(seen_power=1, liked_power=0, spread=0),
+    "seen_spread": Settings(seen_power=1, liked_power=0),
+    "seen_moves_list": Settings(seen_power=1, liked_power=0, change_power=1, spread=0),
+    "moves_list": Settings(seen_power=0, liked_power=0, change_power=1, spread=0),
+    "seen_entropy": Settings(seen_power=1, liked_power=0, entropy_power=1),
+    "pop_entropy": Settings(personal=False, seen_power=1, liked_power=0, entropy_power=1, spread=0),
+    "seen_liked": Settings(seen_power=1),
+    "chooser": Settings(),
+}
+
+
+def _onboarding_report(sessions, arrays, features, keys, relevant) -> dict:
+    """Rank every held user from what their onboarding revealed; NDCG@10 etc.
+    on the test half, and how many pages and ratings it took."""
+    scores = np.stack(
+        [
+            arrays.scores(
+                features[u], np.array(s.rated_rows, dtype=np.int64),
+                np.array(s.rated_values, dtype=np.int64), int(keys[u]),
+            )[0]
+            for u, s in enumerate(sessions)
+        ]
+    )  # fmt: skip
+    exclude = [np.array(s.rated_rows, dtype=np.int64) for s in sessions]
+    ranked = evaluation.top_k(scores, exclude)
+    counted = [u for u, items in enumerate(relevant) if len(items)]
+    ratings = np.array([len(sessions[u].rated_rows) for u in counted])
+    return {
+        **evaluation.ranking_metrics(ranked, relevant).as_dict(),
+        "pages": round(float(np.mean([sessions[u].pages for u in counted])), 3),
+        "ratings": round(float(ratings.mean()), 3),
+        "reached_5": round(float((ratings >= 5).mean()), 3),
+    }
+
+
+def onboarding_holdout(
+    trained, held: Users, held_ratings: Ratings, variants: dict | None = None
+) -> dict:
+    """The onboarding measure on one holdout (gnn.ml.onboarding): today's
+    popular panel, the chooser (one entry per named Settings in ``variants``)
+    and 5 random revealable ratings, over the same halves."""
+    age_mean = trained.preprocessor.state["age_mean"]
+    arrays = serving_arrays(trained.model, trained.cache(), trained.movies.ids, age_mean)
+    n_movies, n_held = len(trained.movies), len(held)
+    seen = trained.ratings
+    counts = np.bincount(seen.movie, minlength=n_movies)
+    liked = np.bincount(seen.movie[seen.value >= 4], minlength=n_movies)
+    features = trained.preprocessor.user_features(held)
+    keys = prior_keys(held.age, held.gender, age_mean)
+    mask = halves(held_ratings.user, held_ratings.movie, HALVES_SEED)
+    shown, test = held_ratings.take(mask), held_ratings.take(~mask)
+    relevant = evaluation.relevant_items(test.user, test.movie, test.value, n_held)
+    revealable = [{} for _ in range(n_held)]
+    for u, m, v in zip(shown.user.tolist(), shown.movie.tolist(), shown.value.tolist()):  # noqa: B905
+        revealable[u][m] = v
+
+    def run(choose, refill=False) -> list:
+        return [
+            simulate(choose, Member(features[u], int(keys[u])), revealable[u], refill=refill)
+            for u in range(n_held)
+        ]
+
+    entropy = rating_entropy(seen.movie, seen.value, n_movies)
+    methods = {"popular_panel": run(PopularPanel(liked).page)}
+    for name, settings in (variants or {"chooser": Settings()}).items():
+        chooser = Chooser(arrays, counts, settings=settings, entropy=entropy)
+        methods[name] = run(chooser.page)
+        methods[f"{name}_refill"] = run(chooser.page, refill=True)
+    picked, _ = protocols.random_k(shown, 5)
+    methods["random_5"] = []
+    for u in range(n_held):
+        own = picked.user == u
+        rows, values = picked.movie[own].tolist(), picked.value[own].tolist()
+        methods["random_5"].append(onboarding.Session(rows, values, 0, rows))
+    result = {
+        name: _onboarding_report(sessions, arrays, features, keys, relevant)
+        for name, sessions in methods.items()
+    }
+    result["test_half"] = {"ratings": len(test), "relevant": int(sum(map(len, relevant)))}
+    return result
+
+
+def run_onboarding(
+    directory: Path, cfg: Config, holdouts: int = 5, first: int = 0, variants: dict | None = None
+) -> dict:
+    """The onboarding measure on the cold-start protocol's holdouts (seeds
+    first..first+K-1: 0..4 are the reported ones, later seeds are for choosing
+    the chooser's settings): the model trained without the held-out users,
+    their ratings split once into a revealable and a test half."""
+    users, movies, user_index, movie_index = load_grouplens(directory)
+    everything = _ratings(_read_ratings(Path(directory) / "u.data"), user_index, movie_index)
+    runs = []
+    for holdout in range(first, first + holdouts):
+        held_rows, kept_rows = cold_holdout(len(users), COLD_SEED + holdout)
+        trained = train(restrict_to_users(Dataset(users, movies, everything), kept_rows), cfg)
+        held_ratings = remap_users(everything, held_rows, len(users))
+        runs.append(onboarding_holdout(trained, users.take(held_rows), held_ratings, variants))
+    names = [name for name in runs[0] if name != "test_half"]
+    out: dict = {"holdouts": runs, "first_holdout": first}
+    for name in names:
+        block = {}
+        for metric in ("ndcg_at_10", "precision_at_10", "pages", "ratings", "reached_5"):
+            values = [float(run[name][metric]) for run in runs]
+            block[metric] = round(float(np.mean(values)), 4)
+            block[f"{metric}_sd"] = round(_sd(values), 4)
+        out[name] = block
+    out["paired"] = {}
+    for name in names:
+        if name == "popular_panel":
+            continue
+        gaps = [run[name]["ndcg_at_10"] - run["popular_panel"]["ndcg_at_10"] for run in runs]
+        pages = [run[name]["pages"] - run["popular_panel"]["pages"] for run in runs]
+        out["paired"][name] = {
+            "ndcg_at_10_mean": round(float(np.mean(gaps)), 4),
+            "ndcg_at_10_sd": round(_sd(gaps), 4),
+            "pages_mean": round(float(np.mean(pages)), 3),
+            "pages_sd": round(_sd(pages), 3),
+        }
     return out

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from gnn.ml import benchmark
 from gnn.ml.network import Config
-from gnn.reporting import metric_table_text, paired_text
+from gnn.reporting import metric_table_text, onboarding_text, paired_text
 
 
 class Command(BaseCommand):
@@ -42,6 +42,18 @@ class Command(BaseCommand):
             metavar="S",
             help="train the uN.base model S times (seeds --seed .. --seed+S-1): mean and sd",
         )
+        parser.add_argument(
+            "--onboarding",
+            action="store_true",
+            help="only the onboarding measure: which movies to ask a newcomer (today's popular "
+            "panel, the chooser, 5 random ratings) on the cold-start holdouts",
+        )
+        parser.add_argument(
+            "--validation",
+            action="store_true",
+            help="with --onboarding: the chooser's candidate settings on holdouts after the "
+            "reported ones (seeds 10..), for choosing them",
+        )
         parser.add_argument("--seed", type=int, default=0, help="the (first) training seed")
         parser.add_argument("--epochs", type=int, help="maximum training steps")
         parser.add_argument(
@@ -49,12 +61,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, data=None, fold=1, folds=None, no_cold=False, holdouts=5,
-               training_seeds=1, seed=0, epochs=None, json_path=None, **options):  # fmt: skip
+               training_seeds=1, seed=0, epochs=None, json_path=None, onboarding=False,
+               validation=False, **options):  # fmt: skip
         if holdouts < 1 or training_seeds < 1:
             raise CommandError("--holdouts and --training-seeds must be at least 1")
         directory = Path(data) if data else settings.DATA_DIR / "ml-100k"
+        if validation and not onboarding:
+            raise CommandError("--validation goes with --onboarding")
         needed = ["u.data", "u.item", "u.user"]
-        chosen = list(range(1, folds + 1)) if folds else [fold]
+        chosen = [] if onboarding else (list(range(1, folds + 1)) if folds else [fold])
         needed += [f"u{i}.{part}" for i in chosen for part in ("base", "test")]
         missing = [name for name in needed if not (directory / name).is_file()]
         if missing:
@@ -66,6 +81,9 @@ class Command(BaseCommand):
         if epochs:
             cfg.max_steps = epochs
         results = {"config": cfg.as_dict(), "folds": {}}
+        if onboarding:
+            results["onboarding"] = self._onboarding(directory, cfg, holdouts, validation)
+            no_cold = True
         for number in chosen:
             self.stdout.write(f"Fold {number}: training on u{number}.base...")
             result = benchmark.run_warm(directory, number, cfg, training_seeds)
@@ -89,5 +107,18 @@ class Command(BaseCommand):
             self.stdout.write(paired_text(named))
             self.stdout.write(f"trained in {cold['training_seconds']} s (mean per holdout)")
         if json_path:
+            if not results["folds"]:
+                results.pop("folds")
             json_path.write_text(json.dumps(results, indent=2, sort_keys=True))
             self.stdout.write(f"Wrote {json_path}")
+
+    def _onboarding(self, directory, cfg, holdouts: int, validation: bool) -> dict:
+        first = benchmark.VALIDATION_HOLDOUT if validation else 0
+        variants = benchmark.ONBOARDING_VARIANTS if validation else None
+        self.stdout.write(
+            f"Onboarding: holdouts {first}..{first + holdouts - 1} of 20% of users, each "
+            "member's ratings split once into a revealable and a test half..."
+        )
+        result = benchmark.run_onboarding(directory, cfg, holdouts, first, variants)
+        self.stdout.write(onboarding_text(result))
+        return result

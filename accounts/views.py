@@ -47,10 +47,10 @@ def signup(request):
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(
             request,
-            f"Welcome, {user.username}! These picks come from your profile alone; "
-            "rate a few movies and watch them change.",
+            f"Welcome, {user.username}! Rate a few movies you have seen and your "
+            "recommendations become your own.",
         )
-        return redirect("home")
+        return redirect("onboarding")
     return render(request, "accounts/signup.html", {"form": form})
 
 

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING
 from django.core.cache import cache
 
 from catalog.models import Movie
+from catalog.selectors import popular_movies
 from core import metrics
 from core.errors import FieldError
 from gnn.edge.serving import get_service
 from gnn.edge.state import process_state
-from ratings.selectors import dismissed_movie_ids, ratings_of_user
+from ratings.selectors import dismissed_movie_ids, not_seen_movie_ids, ratings_of_user
 
 if TYPE_CHECKING:
     from gnn.edge.engine import Engine
@@ -231,3 +232,28 @@ def _popular_rows(excluded: set[int]) -> list[tuple]:
         (pk, float(liked), (total / count) if count else None, None)
         for pk, liked, total, count in popular
     ]
+
+
+ONBOARDING_PAGE = 10
+
+
+def movies_to_ask(*, user, keep=(), n: int = ONBOARDING_PAGE) -> list[Movie]:
+    """Movies to ask the member to rate next (the onboarding page): those of
+    ``keep`` still unanswered, in order (the ones on the screen stay put),
+    then the chooser's picks (gnn.ml.onboarding) up to ``n``. Never a movie
+    the member rated, dismissed or said they haven't seen, nor a hidden one.
+    Without a model: the most liked movies."""
+    rated = ratings_of_user(user=user)
+    blocked = {m for m, _ in rated} | dismissed_movie_ids(user=user) | not_seen_movie_ids(user=user)
+    engine = get_service().engine()
+    kept_ids = list(dict.fromkeys(m for m in keep if m not in blocked))[:n]
+    known = engine.movies if engine else _movies_by_id(kept_ids)
+    kept = [known[m] for m in kept_ids if m in known]
+    wanted = n - len(kept)
+    if wanted <= 0:
+        return kept
+    taken = blocked | {m.pk for m in kept}
+    if engine is None:
+        return kept + popular_movies(exclude_ids=taken, limit=wanted)
+    ids = engine.to_ask(user=user, rated=rated, blocked=taken, n=wanted)
+    return kept + [engine.movies[m] for m in ids if m in engine.movies]

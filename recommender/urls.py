@@ -7,6 +7,8 @@ from recommender.api import api
 urlpatterns = [
     path("", views.home, name="home"),
     path("recommendations/", views.recommendations_panel, name="recommendations"),
+    path("welcome/", views.onboarding, name="onboarding"),
+    path("welcome/<int:movie_id>/", views.onboarding_answer, name="onboarding_answer"),
     path("model/", views.model_page, name="model"),
     path("metrics", views.metrics_view, name="metrics"),
     path("ops/", views.ops_page, name="ops"),

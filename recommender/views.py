@@ -4,25 +4,33 @@ itself stays behind gnn.selectors."""
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_GET
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_POST
 
+from catalog.models import Movie
 from catalog.selectors import popular_movies
 from core import metrics
-from core.ratelimit import client_ip
+from core.ratelimit import RATINGS, client_ip, limited
 from gnn.models import TrainingRun
 from gnn.reporting import floor_names, metric_rows
 from gnn.selectors import (
+    ONBOARDING_PAGE,
+    movies_to_ask,
     recommendations_for,
     refresh_recommendations,
     served_key,
     served_model,
 )
+from ratings import services as ratings
+from ratings.services import RatingError
 from recommender import collectors, operations
 
 PANEL_SIZES = (10, 20)
@@ -59,14 +67,68 @@ def home(request):
     if not request.user.is_authenticated:
         # Visitors see "log in to rate" instead of stars: no ratings to read.
         return render(request, "home/visitor.html", {"movies": popular_movies(limit=12)})
-    context = _panel_context(request)
-    shown = {item.movie.pk for item in context["recommendations"].items}
-    rated = request.user.ratings.values("movie_id")
-    # Unrated by construction: the panel's empty my_ratings serves them too.
-    context["to_rate"] = [
-        m for m in popular_movies(exclude_ids=rated, limit=14) if m.pk not in shown
-    ][:6]
-    return render(request, "home/member.html", context)
+    return render(request, "home/member.html", _panel_context(request))
+
+
+# --- Onboarding: the first step after sign-up ------------------------------------
+
+ONBOARDING_GOAL = 5  # ratings after which a newcomer's list is their own
+
+
+def _shown_ids(values) -> list[int]:
+    """The movie ids on the member's screen, from the form or the query
+    string; anything that is not a small positive number is dropped."""
+    ids = []
+    for raw in values[: ONBOARDING_PAGE * 2]:
+        if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 9:
+            ids.append(int(raw))
+    return ids
+
+
+def _onboarding_context(request, keep, error: str = "") -> dict:
+    return {
+        "movies": movies_to_ask(user=request.user, keep=keep),
+        "rated_count": request.user.ratings.count(),
+        "goal": ONBOARDING_GOAL,
+        "chosen": served_model() is not None,
+        "error": error,
+    }
+
+
+@login_required
+@require_GET
+def onboarding(request):
+    """Movies to rate, chosen to learn the most about this member; the ones
+    already on the screen (``keep``) stay where they are."""
+    context = _onboarding_context(request, _shown_ids(request.GET.getlist("keep")))
+    return render(request, "home/onboarding.html", context)
+
+
+@login_required
+@require_POST
+@limited(RATINGS)
+def onboarding_answer(request, movie_id: int):
+    """One answer: a rating (``value``) or "haven't seen it" (``unseen``).
+    htmx gets the list back with the answered movie replaced by the next
+    choice; a plain form post comes back to the page."""
+    movie = get_object_or_404(Movie.objects.visible(), pk=movie_id)
+    keep = [m for m in _shown_ids(request.POST.getlist("shown")) if m != movie.pk]
+    error = ""
+    try:
+        if request.POST.get("unseen"):
+            ratings.not_seen_add(user=request.user, movie=movie)
+        else:
+            ratings.rating_set(user=request.user, movie=movie, value=request.POST.get("value"))
+    except RatingError as exc:
+        error, keep = exc.message, [movie.pk, *keep]
+    if request.htmx:
+        context = _onboarding_context(request, keep, error)
+        status = 422 if error else 200
+        return render(request, "home/onboarding.html#deck", context, status=status)
+    if error:
+        messages.error(request, error)
+    query = urlencode({"keep": keep}, doseq=True)
+    return redirect(f"{reverse('onboarding')}?{query}" if keep else reverse("onboarding"))
 
 
 PANEL_CACHE_SECONDS = 300

@@ -22,6 +22,7 @@ from gnn.edge import registry
 from gnn.edge.snapshot import catalogue_stamp, user_table
 from gnn.ml.arrays import ServingArrays, prior_keys, unit_rows
 from gnn.ml.features import Preprocessor
+from gnn.ml.onboarding import Chooser, Member
 
 log = logging.getLogger("gnn.inference")
 
@@ -46,6 +47,7 @@ class Engine:
     # these objects. Movies hidden since the arrays were computed are not here.
     movies: dict[int, Movie]
     hidden_rows: np.ndarray  # rows of movies not in ``movies``: never recommended
+    chooser: Chooser  # what to ask a newcomer to rate (over ``movies`` only)
 
     @property
     def cache_key(self) -> str:
@@ -108,6 +110,15 @@ class Engine:
         best = similarity.argmax(axis=1).tolist()
         return [int(self.movie_ids[liked[b]]) for b in best]
 
+    def to_ask(self, *, user, rated, blocked, n: int) -> list[int]:
+        """Up to ``n`` movie pks to ask the member to rate next, best first
+        (gnn.ml.onboarding); never one of ``blocked``."""
+        rows, values = self._rated_rows(rated)
+        member = Member(self._features(user), self._key(user), rows.tolist(), values.tolist())
+        blocked_rows = [self.movie_row[m] for m in blocked if m in self.movie_row]
+        chosen = self.chooser.page(member, [*blocked_rows, *rows.tolist()], n)
+        return [int(self.movie_ids[row]) for row in chosen]
+
     def similar(self, movie_id: int, k: int) -> list[int]:
         row = self.movie_row.get(movie_id)
         if row is None:
@@ -127,7 +138,11 @@ class Engine:
         stamp = catalogue_stamp()
         movies = _visible_catalogue()
         return dataclasses.replace(
-            self, catalogue_stamp=stamp, movies=movies, hidden_rows=_hidden(self.movie_ids, movies)
+            self,
+            catalogue_stamp=stamp,
+            movies=movies,
+            hidden_rows=_hidden(self.movie_ids, movies),
+            chooser=_chooser(self.arrays, self.movie_ids, movies, self.unit_embeddings),
         )
 
 
@@ -137,6 +152,16 @@ def _visible_catalogue() -> dict[int, Movie]:
 
 def _hidden(movie_ids: np.ndarray, movies: dict[int, Movie]) -> np.ndarray:
     return np.flatnonzero([int(m) not in movies for m in movie_ids.tolist()]).astype(np.int64)
+
+
+def _chooser(arrays, movie_ids: np.ndarray, movies: dict[int, Movie], unit) -> Chooser:
+    """The onboarding chooser over the visible catalogue, its candidates the
+    most-rated movies by today's counts."""
+    counts = np.array(
+        [movies[m].rating_count if m in movies else 0 for m in movie_ids.tolist()], dtype=np.float64
+    )
+    allowed = np.array([m in movies for m in movie_ids.tolist()], dtype=bool)
+    return Chooser(arrays, counts, allowed, unit=unit)
 
 
 def build_engine(models_dir, version: str) -> Engine:
@@ -157,6 +182,7 @@ def build_engine(models_dir, version: str) -> Engine:
     ids = arrays.movie_ids
     stamp = catalogue_stamp()
     movies = _visible_catalogue()
+    unit = unit_rows(arrays.movies)
     engine = Engine(
         version=version,
         metadata=loaded.metadata,
@@ -166,11 +192,12 @@ def build_engine(models_dir, version: str) -> Engine:
         arrays=arrays,
         movie_ids=ids,
         movie_row={int(m): i for i, m in enumerate(ids.tolist())},
-        unit_embeddings=unit_rows(arrays.movies),
+        unit_embeddings=unit,
         catalogue_stamp=stamp,
         built_seconds=0.0,
         movies=movies,
         hidden_rows=_hidden(ids, movies),
+        chooser=_chooser(arrays, ids, movies, unit),
     )
     engine = dataclasses.replace(engine, built_seconds=time.perf_counter() - started)
     log.info(

@@ -19,17 +19,16 @@ GOOD_SIGNUP = {
 }
 
 
-def test_sign_up_logs_in_and_lands_on_recommendations(client, seeded):
+def test_sign_up_logs_in_and_lands_on_the_onboarding_page(client, seeded):
     response = client.post(reverse("accounts:signup"), GOOD_SIGNUP, follow=True)
 
     user = User.objects.get(username="newcomer")
     assert (user.age, user.gender, user.occupation, user.zip_code) == (29, "F", "engineer", "94110")
     assert user.source == "signup"
-    assert response.redirect_chain[-1][0] == reverse("home")
+    assert response.redirect_chain[-1][0] == reverse("onboarding")
     assert response.context["user"] == user
-    assert "Recommended for you" in response.text
-    # No model is trained in this set-up, so the list is popularity, labelled so.
-    assert "Popular with members" in response.text
+    assert "Rate a few movies you have seen" in response.text
+    assert "Skip for now" in response.text
 
 
 @pytest.mark.parametrize(

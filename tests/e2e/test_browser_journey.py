@@ -11,7 +11,9 @@ from ratings.models import Dismissal, Rating
 pytestmark = pytest.mark.browser
 
 
-def sign_up(page, username="newcomer"):
+def sign_up(page, username="newcomer", *, skip_onboarding=True):
+    """Sign up through the form; sign-up lands on the onboarding page, which
+    these tests skip unless asked not to."""
     page.goto("/accounts/signup/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill("a long enough passphrase")
@@ -22,6 +24,9 @@ def sign_up(page, username="newcomer"):
     page.get_by_label("ZIP code").fill("94110")
     page.get_by_role("button", name=re.compile("Sign up")).click()
     htmx_ready(page)
+    if skip_onboarding:
+        page.get_by_test_id("skip").click()
+        htmx_ready(page)
 
 
 def htmx_ready(page):

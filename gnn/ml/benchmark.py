@@ -194,7 +194,7 @@ ONBOARDING_VARIANTS = {
     "moves_list": Settings(seen_power=0, liked_power=0, change_power=1, spread=0),
     "seen_entropy": Settings(seen_power=1, liked_power=0, entropy_power=1),
     "pop_entropy": Settings(personal=False, seen_power=1, liked_power=0, entropy_power=1, spread=0),
-    "seen_liked": Settings(seen_power=1),
+    "seen_squared_liked": Settings(seen_power=2),
     "chooser": Settings(),
 }
 

@@ -122,7 +122,7 @@ def test_catalogue_search_movie_page_and_model_page(
     page.get_by_role("button", name="Log in").click()
     htmx_ready(page)
 
-    page.get_by_role("link", name="Movies").click()
+    page.get_by_role("link", name="Movies", exact=True).click()
     htmx_ready(page)
     screenshot(page, "5-catalogue")
     page.get_by_label("Title").fill("wild")

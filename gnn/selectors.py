@@ -255,5 +255,7 @@ def movies_to_ask(*, user, keep=(), n: int = ONBOARDING_PAGE) -> list[Movie]:
     taken = blocked | {m.pk for m in kept}
     if engine is None:
         return kept + popular_movies(exclude_ids=taken, limit=wanted)
-    ids = engine.to_ask(user=user, rated=rated, blocked=taken, n=wanted)
+    ids = engine.to_ask(
+        user=user, rated=rated, blocked=taken, n=wanted, on_screen=[m.pk for m in kept]
+    )
     return kept + [engine.movies[m] for m in ids if m in engine.movies]

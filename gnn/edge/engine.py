@@ -110,13 +110,16 @@ class Engine:
         best = similarity.argmax(axis=1).tolist()
         return [int(self.movie_ids[liked[b]]) for b in best]
 
-    def to_ask(self, *, user, rated, blocked, n: int) -> list[int]:
+    def to_ask(self, *, user, rated, blocked, n: int, on_screen=()) -> list[int]:
         """Up to ``n`` movie pks to ask the member to rate next, best first
-        (gnn.ml.onboarding); never one of ``blocked``."""
+        (gnn.ml.onboarding); never one of ``blocked``, nor of ``on_screen``
+        (the ones still asked), which the choice is spread away from."""
         rows, values = self._rated_rows(rated)
         member = Member(self._features(user), self._key(user), rows.tolist(), values.tolist())
-        blocked_rows = [self.movie_row[m] for m in blocked if m in self.movie_row]
-        chosen = self.chooser.page(member, [*blocked_rows, *rows.tolist()], n)
+        known = self.movie_row
+        screen = [known[m] for m in on_screen if m in known]
+        blocked_rows = [known[m] for m in blocked if m in known]
+        chosen = self.chooser.page(member, [*blocked_rows, *screen, *rows.tolist()], n, screen)
         return [int(self.movie_ids[row]) for row in chosen]
 
     def similar(self, movie_id: int, k: int) -> list[int]:

@@ -104,9 +104,12 @@ class Chooser:
         self.entropy = entropy
         self.log_count = np.log1p(np.maximum(popularity, 0.0))
 
-    def page(self, member: Member, blocked: Sequence[int], n: int) -> list[int]:
+    def page(
+        self, member: Member, blocked: Sequence[int], n: int, on_screen: Sequence[int] = ()
+    ) -> list[int]:
         """Up to ``n`` rows to ask next, best first; never a blocked row (rated,
-        answered "haven't seen", dismissed or already on the page)."""
+        answered "haven't seen", dismissed or already on the page). Movies
+        ``on_screen`` (blocked too) count for the spread as if chosen."""
         if n <= 0:
             return []
         candidates = self.pool[~np.isin(self.pool, np.asarray(list(blocked), dtype=np.int64))]
@@ -148,6 +151,9 @@ class Chooser:
             utility = utility * self.entropy[candidates] ** cfg.entropy_power
         chosen: list[int] = []
         closeness = np.zeros(len(candidates))
+        for row in on_screen:
+            near = self.unit[candidates] @ self.unit[row]
+            closeness = np.maximum(closeness, np.clip(near, 0.0, 1.0))
         while len(chosen) < min(n, len(candidates)):
             value = utility * (1.0 - cfg.spread * closeness)
             value[[candidates.tolist().index(c) for c in chosen]] = -np.inf
@@ -177,7 +183,9 @@ class PopularPanel:
             liked = np.where(allowed, liked, -1.0)
         self.order = np.argsort(-liked, kind="stable")
 
-    def page(self, member: Member, blocked: Sequence[int], n: int) -> list[int]:
+    def page(
+        self, member: Member, blocked: Sequence[int], n: int, on_screen: Sequence[int] = ()
+    ) -> list[int]:
         blocked = set(blocked)
         return [int(r) for r in self.order if int(r) not in blocked][:n]
 
@@ -212,7 +220,7 @@ class Session:
 
 
 def simulate(
-    choose: Callable[[Member, Sequence[int], int], list[int]],
+    choose: Callable[..., list[int]],
     member: Member,
     revealable: dict[int, int],
     *,
@@ -226,15 +234,20 @@ def simulate(
     true value) are ever rated, everything else shown is "haven't seen"."""
     asked: list[int] = []
     pages = 0
-    if refill:  # the web's way: each answered movie is replaced by the next choice
-        while len(member.rated_rows) < target and len(asked) < max_pages * page_size:
-            shown = choose(member, asked, 1)
-            if not shown:
-                break
-            asked.append(shown[0])
-            if shown[0] in revealable:
-                member.rated_rows.append(shown[0])
-                member.rated_values.append(revealable[shown[0]])
+    if refill:
+        # The site's way: a screen of ``page_size`` movies, answered from the
+        # top; each answered one leaves and the chooser adds one at the
+        # bottom, knowing every answer so far and what is still on screen.
+        screen = list(choose(member, [], page_size))
+        while screen and len(asked) < max_pages * page_size:
+            row = screen.pop(0)
+            asked.append(row)
+            if row in revealable:
+                member.rated_rows.append(row)
+                member.rated_values.append(revealable[row])
+                if len(member.rated_rows) == target:
+                    break
+            screen += choose(member, asked + screen, 1, on_screen=screen)
         pages = -(-len(asked) // page_size)
         return Session(list(member.rated_rows), list(member.rated_values), pages, asked)
     while len(member.rated_rows) < target and pages < max_pages:

@@ -219,6 +219,16 @@ class Session:
     asked: list[int]  # every row shown, in order
 
 
+def _answer(member: Member, row: int, revealable: dict[int, int], asked: list[int]) -> int:
+    """The simulated member answers one movie: their true rating when it is
+    in their revealable half, "haven't seen" otherwise; their rating count."""
+    asked.append(row)
+    if row in revealable:
+        member.rated_rows.append(row)
+        member.rated_values.append(revealable[row])
+    return len(member.rated_rows)
+
+
 def simulate(
     choose: Callable[..., list[int]],
     member: Member,
@@ -241,12 +251,8 @@ def simulate(
         screen = list(choose(member, [], page_size))
         while screen and len(asked) < max_pages * page_size:
             row = screen.pop(0)
-            asked.append(row)
-            if row in revealable:
-                member.rated_rows.append(row)
-                member.rated_values.append(revealable[row])
-                if len(member.rated_rows) == target:
-                    break
+            if _answer(member, row, revealable, asked) == target:
+                break
             screen += choose(member, asked + screen, 1, on_screen=screen)
         pages = -(-len(asked) // page_size)
         return Session(list(member.rated_rows), list(member.rated_values), pages, asked)
@@ -256,10 +262,6 @@ def simulate(
             break
         pages += 1
         for row in shown:
-            asked.append(row)
-            if row in revealable:
-                member.rated_rows.append(row)
-                member.rated_values.append(revealable[row])
-                if len(member.rated_rows) == target:
-                    break
+            if _answer(member, row, revealable, asked) == target:
+                break
     return Session(list(member.rated_rows), list(member.rated_values), pages, asked)

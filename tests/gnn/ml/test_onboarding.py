@@ -4,25 +4,13 @@ import numpy as np
 import pytest
 
 from gnn.ml import benchmark, onboarding
-from gnn.ml.data import Dataset, remap_users, restrict_to_users
 from gnn.ml.inference import serving_arrays
-from gnn.ml.network import Config
-from gnn.ml.training import train
-from tests.conftest import SYNTHETIC
 
 
 @pytest.fixture(scope="module")
-def holdout():
-    users, movies, user_index, movie_index = benchmark.load_grouplens(SYNTHETIC)
-    everything = benchmark._ratings(
-        benchmark._read_ratings(SYNTHETIC / "u.data"), user_index, movie_index
-    )
-    held_rows, kept_rows = benchmark.cold_holdout(len(users), 0)
-    trained = train(
-        restrict_to_users(Dataset(users, movies, everything), kept_rows),
-        Config(seed=0, max_steps=5),
-    )
-    return trained, users.take(held_rows), remap_users(everything, held_rows, len(users))
+def holdout(tiny_holdout):
+    trained, held, held_ratings, *_ = tiny_holdout
+    return trained, held, held_ratings
 
 
 def test_the_halves_split_each_members_ratings_once_and_whatever_the_order():

@@ -1,13 +1,9 @@
 """The new-member protocols: what is revealed, what is ranked, the holdouts."""
 
 import numpy as np
-import pytest
 
 from gnn.ml import benchmark, protocols
 from gnn.ml.data import Ratings
-from gnn.ml.network import Config
-from gnn.ml.training import train
-from tests.conftest import SYNTHETIC
 
 
 def _ratings(users, per_user, seed=0):
@@ -56,20 +52,6 @@ def test_earliest_breaks_ties_in_time_by_movie():
     )
     given, _ = protocols.earliest(ratings, 2)
     assert sorted(given.movie.tolist()) == [3, 5]
-
-
-@pytest.fixture(scope="module")
-def tiny_holdout():
-    users, movies, user_index, movie_index = benchmark.load_grouplens(SYNTHETIC)
-    everything = benchmark._ratings(
-        benchmark._read_ratings(SYNTHETIC / "u.data"), user_index, movie_index
-    )
-    held_rows, kept_rows = benchmark.cold_holdout(len(users), 0)
-    dataset = benchmark.restrict_to_users(benchmark.Dataset(users, movies, everything), kept_rows)
-    trained = train(dataset, Config(seed=0, max_steps=5))
-    held = users.take(held_rows)
-    held_ratings = benchmark.remap_users(everything, held_rows, len(users))
-    return trained, held, held_ratings, held_rows, kept_rows, users
 
 
 def test_holdouts_are_disjoint_from_training_users_and_seeded():

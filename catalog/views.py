@@ -6,7 +6,7 @@ from catalog.forms import CatalogueFilterForm
 from catalog.models import Movie
 from catalog.selectors import movie_search
 from gnn.selectors import movies_similar_to
-from ratings.selectors import ratings_of_movies
+from ratings.selectors import ratings_of_movies, watchlist_movie_ids
 
 PAGE_SIZE = 20
 
@@ -24,7 +24,13 @@ def movie_list(request):
     query = request.GET.copy()
     query.pop("page", None)
     my_ratings = ratings_of_movies(user=request.user, movie_ids=[m.pk for m in page])
-    context = {"form": form, "page": page, "query": query.urlencode(), "my_ratings": my_ratings}
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "my_ratings": my_ratings,
+        "watching": watchlist_movie_ids(user=request.user, movie_ids=[m.pk for m in page]),
+    }
     template = "catalog/movie_list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#results"
@@ -45,6 +51,7 @@ def movie_detail(request, movie_id: int):
         "movie": movie,
         "similar": similar,
         "my_ratings": ratings_of_movies(user=request.user, movie_ids=shown),
+        "watching": bool(watchlist_movie_ids(user=request.user, movie_ids=[movie.pk])),
         "distribution": [
             (
                 value,

@@ -22,7 +22,12 @@ from core import metrics
 from core.errors import FieldError
 from gnn.edge.serving import get_service
 from gnn.edge.state import process_state
-from ratings.selectors import dismissed_movie_ids, not_seen_movie_ids, ratings_of_user
+from ratings.selectors import (
+    dismissed_movie_ids,
+    not_seen_movie_ids,
+    ratings_of_user,
+    watchlist_movie_ids,
+)
 
 if TYPE_CHECKING:
     from gnn.edge.engine import Engine
@@ -212,7 +217,8 @@ def _movies_by_id(ids) -> dict[int, Movie]:
 
 def _compute(user, engine: Engine | None, exclude_rated: bool) -> dict:
     rated = ratings_of_user(user=user)
-    excluded = dismissed_movie_ids(user=user)
+    # Dismissed, and already chosen (on the watchlist): never recommended.
+    excluded = dismissed_movie_ids(user=user) | watchlist_movie_ids(user=user)
     if exclude_rated:
         excluded.update(movie_id for movie_id, _ in rated)
     if engine is None:

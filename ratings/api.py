@@ -12,7 +12,7 @@ from core.api import AUTH_ERRORS, MAX_PAGE, READ_ERRORS, ApiError, Id, PageMeta,
 from core.ratelimit import RATINGS, enforce
 from ratings import services
 from ratings.models import Rating
-from ratings.selectors import rating_history
+from ratings.selectors import rating_history, watchlist_of
 from ratings.services import RatingError
 
 router = Router(tags=["ratings"])
@@ -173,3 +173,60 @@ def user_ratings(
     user = visible_user(request, user_id)
     items, meta = paginate(rating_history(user=user), page, page_size)
     return {**meta, "items": [rating_out(r) for r in items]}
+
+
+# --- The watchlist ----------------------------------------------------------------
+
+
+class WatchlistItemOut(Schema):
+    movie_id: int
+    movie_title: str
+    added_at: datetime
+
+
+class WatchlistPage(PageMeta):
+    items: list[WatchlistItemOut]
+
+
+def _watchlist_item_out(item) -> dict:
+    return {"movie_id": item.movie_id, "movie_title": item.movie.title, "added_at": item.created_at}
+
+
+@router.get("/users/{user_id}/watchlist", response={200: WatchlistPage, **AUTH_ERRORS}, auth=MEMBER)
+def user_watchlist(
+    request,
+    user_id: Id,
+    page: int = Query(1, ge=1, le=MAX_PAGE),
+    page_size: int = Query(20, ge=1, le=100),
+):
+    """The movies the member wants to watch, newest first (left out of their
+    recommendations; a rating takes a movie off)."""
+    user = visible_user(request, user_id)
+    items, meta = paginate(watchlist_of(user=user), page, page_size)
+    return {**meta, "items": [_watchlist_item_out(i) for i in items]}
+
+
+@router.put(
+    "/watchlist/{movie_id}",
+    response={201: WatchlistItemOut, 200: WatchlistItemOut, **AUTH_ERRORS},
+    auth=MEMBER,
+)
+def watchlist_add(request, movie_id: Id):
+    """Put a movie on your watchlist (201; 200 when it already was)."""
+    enforce(request, RATINGS)
+    movie = Movie.objects.visible().filter(pk=movie_id).first()
+    if movie is None:
+        raise ApiError(404, "Not Found")
+    before = watchlist_of(user=request.auth).filter(movie=movie).exists()
+    item = services.watchlist_add(user=request.auth, movie=movie)
+    item.movie = movie
+    return Status(200 if before else 201, _watchlist_item_out(item))
+
+
+@router.delete("/watchlist/{movie_id}", response={204: None, **AUTH_ERRORS}, auth=MEMBER)
+def watchlist_remove(request, movie_id: Id):
+    enforce(request, RATINGS)
+    movie = Movie.objects.filter(pk=movie_id).first()
+    if movie is None or not services.watchlist_remove(user=request.auth, movie=movie):
+        raise ApiError(404, "Not Found")
+    return Status(204, None)

@@ -76,3 +76,23 @@ class NotSeen(models.Model):
 
     def __str__(self):
         return f"{self.user} has not seen {self.movie}"
+
+
+class WatchlistItem(models.Model):
+    """A member wants to watch this movie: it is left out of their
+    recommendations (already chosen) and leaves the list when they rate it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watchlist"
+    )
+    movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "movie"], name="one_watchlist_item_per_pair"),
+        ]
+        indexes = [models.Index(fields=["user", "-created_at"], name="watchlist_user_recent_idx")]
+
+    def __str__(self):
+        return f"{self.user} wants to watch {self.movie}"

@@ -3,7 +3,7 @@ from datetime import datetime
 import numpy as np
 from django.db.models import QuerySet
 
-from ratings.models import Dismissal, NotSeen, Rating
+from ratings.models import Dismissal, NotSeen, Rating, WatchlistItem
 
 
 def ratings_of_movies(*, user, movie_ids) -> dict[int, int]:
@@ -59,3 +59,23 @@ def rating_rows_in_time_order() -> np.ndarray:
 
 def not_seen_movie_ids(*, user) -> set[int]:
     return set(NotSeen.objects.filter(user=user).values_list("movie_id", flat=True))
+
+
+def watchlist_of(*, user) -> QuerySet[WatchlistItem]:
+    """The member's watchlist, newest first, hidden movies left out."""
+    return (
+        WatchlistItem.objects.filter(user=user, movie__is_visible=True)
+        .select_related("movie")
+        .prefetch_related("movie__genres")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def watchlist_movie_ids(*, user, movie_ids=None) -> set[int]:
+    """The movies on the member's watchlist (of ``movie_ids`` only, if given)."""
+    if not user.is_authenticated:
+        return set()
+    items = WatchlistItem.objects.filter(user=user)
+    if movie_ids is not None:
+        items = items.filter(movie_id__in=list(movie_ids))
+    return set(items.values_list("movie_id", flat=True))

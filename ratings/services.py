@@ -14,7 +14,7 @@ from accounts.services import user_taste_changed
 from catalog.models import Movie
 from core import metrics
 from core.errors import FieldError
-from ratings.models import Dismissal, NotSeen, Rating
+from ratings.models import Dismissal, NotSeen, Rating, WatchlistItem
 from ratings.signals import rating_committed
 
 
@@ -106,14 +106,16 @@ def _rating_write(*, user, movie: Movie, value: int, now) -> tuple[Rating, int |
         update_fields=["value", "updated_at"],
     )
     user_taste_changed(user_id=user.pk)
+    WatchlistItem.objects.filter(user=user, movie=movie).delete()  # watched now
     # Last: it locks the movie's row until the commit (see _lock_pair).
     movie_stats_add(movie_id=movie.pk, old=old, new=value)
     return rating, old
 
 
 def _rating_write_postgresql(*, user, movie: Movie, value: int, now) -> tuple[Rating, int | None]:
-    """What the other backends do in four statements (read the old value,
-    upsert, the member's taste version, the movie's counts), in one: each
+    """What the other backends do in five statements (read the old value,
+    upsert, the member's taste version, the watchlist, the movie's counts),
+    in one: each
     statement is a round trip, and the writes were short of their latency
     target under load (benchmarks/loadtest.py --database postgres). It runs
     after the pair's lock, so its snapshot holds the value it replaces."""
@@ -144,6 +146,8 @@ WITH old AS (
     RETURNING id, created_at
 ), taste AS (
     UPDATE accounts_user SET taste_version = taste_version + 1 WHERE id = %(user)s
+), watched AS (
+    DELETE FROM ratings_watchlistitem WHERE user_id = %(user)s AND movie_id = %(movie)s
 ), counts AS (
     UPDATE catalog_movie SET
         rating_count = rating_count + (CASE WHEN (SELECT value FROM old) IS NULL THEN 1 ELSE 0 END),
@@ -195,6 +199,26 @@ def dismissal_add(*, user, movie: Movie) -> Dismissal:
 def dismissal_remove(*, user, movie: Movie) -> bool:
     with transaction.atomic():
         deleted, _ = Dismissal.objects.filter(user=user, movie=movie).delete()
+        if deleted:
+            user_taste_changed(user_id=user.pk)
+    return bool(deleted)
+
+
+def watchlist_add(*, user, movie: Movie) -> WatchlistItem:
+    """Want to watch: on the member's watchlist, and out of their
+    recommendations (their taste version moves, so cached lists go)."""
+    if not movie.is_visible:
+        raise RatingError("movie", "There is no such movie.")
+    with transaction.atomic():
+        item, created = WatchlistItem.objects.get_or_create(user=user, movie=movie)
+        if created:
+            user_taste_changed(user_id=user.pk)
+    return item
+
+
+def watchlist_remove(*, user, movie: Movie) -> bool:
+    with transaction.atomic():
+        deleted, _ = WatchlistItem.objects.filter(user=user, movie=movie).delete()
         if deleted:
             user_taste_changed(user_id=user.pk)
     return bool(deleted)

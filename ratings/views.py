@@ -1,4 +1,5 @@
-"""The star widget's endpoints, the history's remove button, and "not interested".
+"""The star widget's endpoints, the history's remove button, "not interested"
+and the watchlist.
 
 Every write works as a plain form post (redirect back to ``next``) and as an
 htmx request (the widget re-rendered in place). A successful change sends the
@@ -7,17 +8,19 @@ htmx request (the widget re-rendered in place). A successful change sends the
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from catalog.models import Movie
 from core.ratelimit import RATINGS, limited
 from ratings import services
 from ratings.models import Rating
+from ratings.selectors import watchlist_of
 from ratings.services import RatingError
 
 TASTE_CHANGED = "tasteChanged"
@@ -130,3 +133,48 @@ def undismiss(request, movie_id: int):
         return trigger_client_event(HttpResponse(""), TASTE_CHANGED, {"movie": movie.pk})
     messages.success(request, f"{movie.title} can be recommended again.")
     return redirect(_next_url(request, reverse("accounts:profile")))
+
+
+WATCHLIST_PAGE_SIZE = 20
+
+
+@login_required
+@require_GET
+def watchlist(request):
+    page = Paginator(watchlist_of(user=request.user), WATCHLIST_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "ratings/watchlist.html", {"page": page, "my_ratings": {}})
+
+
+def _watch_button(request, movie: Movie, watching: bool):
+    context = {"movie": movie, "watching": watching, "next_url": _next_url(request, "")}
+    response = render(request, "ratings/watch.html#watch-button", context)
+    return trigger_client_event(response, TASTE_CHANGED, {"movie": movie.pk})
+
+
+@require_POST
+@limited(RATINGS)
+def watch(request, movie_id: int):
+    """Want to watch: on the watchlist, out of the recommendations."""
+    if not request.user.is_authenticated:
+        return _login_first(request)
+    movie = get_object_or_404(Movie.objects.visible(), pk=movie_id)
+    services.watchlist_add(user=request.user, movie=movie)
+    if request.htmx:
+        return _watch_button(request, movie, True)
+    messages.success(request, f"{movie.title} is on your watchlist.")
+    return redirect(_next_url(request, reverse("ratings:watchlist")))
+
+
+@login_required
+@require_POST
+@limited(RATINGS)
+def unwatch(request, movie_id: int):
+    movie = get_object_or_404(Movie, pk=movie_id)
+    if not services.watchlist_remove(user=request.user, movie=movie):
+        return HttpResponse("This movie is not on your watchlist.", status=404)
+    if request.htmx:
+        return _watch_button(request, movie, False)
+    messages.success(request, f"{movie.title} is off your watchlist.")
+    return redirect(_next_url(request, reverse("ratings:watchlist")))

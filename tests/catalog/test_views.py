@@ -98,8 +98,9 @@ def test_catalogue_rows_show_the_members_own_rating(client, member, seeded):
 
 def test_catalogue_query_count_is_pinned(client, member, seeded, django_assert_num_queries):
     client.force_login(member)
-    # session, user, genres (form choices), count, page, genres of the page, my ratings
-    with django_assert_num_queries(7):
+    # session, user, genres (form choices), count, page, genres of the page, my ratings,
+    # which of them are on my watchlist
+    with django_assert_num_queries(8):
         client.get(reverse("catalog:list"), {"sort": "popular"})
 
 

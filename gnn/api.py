@@ -12,6 +12,7 @@ from gnn.selectors import (
     refresh_recommendations,
     rendered_recommendations,
     served_model,
+    shelf,
 )
 
 router = Router(tags=["recommendations"])
@@ -61,15 +62,19 @@ def recommendations(
     user_id: Id,
     n: int = Query(10, ge=1, le=100),
     exclude_rated: bool = True,
+    genre: str | None = Query(None, max_length=40, description="a genre's slug, e.g. sci-fi"),
+    decade: int | None = Query(None, description="a decade's first year, e.g. 1990"),
 ):
     """Top ``n`` movies for the member: from demographics alone until they rate, then
-    from their ratings too, at once (no retraining)."""
+    from their ratings too, at once (no retraining). ``genre`` and ``decade``
+    filter the whole scored catalogue, so a rare genre still fills the list."""
     user = visible_user(request, user_id)
     try:
         body = rendered_recommendations(
             user=user,
             n=n,
             exclude_rated=exclude_rated,
+            on=shelf(genre=genre, decade=decade),
             render=lambda result: _recommendation_json(user.pk, result),
         )
     except RecommendationError as exc:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 
-from catalog.models import Movie
+from catalog.models import Genre, Movie
 from catalog.selectors import popular_movies
 from core import metrics
 from core.errors import FieldError
@@ -69,24 +69,79 @@ class Recommendations:
 # --- The public API -------------------------------------------------------
 
 
-def recommendations_for(*, user, n: int = 10, exclude_rated: bool = True) -> Recommendations:
-    """Top ``n`` movies for a member (cold or warm: the same path)."""
+@dataclass(frozen=True)
+class Shelf:
+    """What a list is filtered to: a genre (its slug) and a decade (its first
+    year), each optional. Build it with ``shelf``, which checks both."""
+
+    genre: str | None = None
+    decade: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.genre or ''}~{self.decade or ''}" if self.genre or self.decade else ""
+
+
+ANY = Shelf()
+DECADES = range(1900, 2100, 10)
+
+
+def shelf(*, genre=None, decade=None) -> Shelf:
+    """A checked filter; RecommendationError names what is wrong."""
+    if genre in (None, ""):
+        genre = None
+    elif not isinstance(genre, str) or genre not in genre_names():
+        raise RecommendationError("genre", "There is no such genre.")
+    if decade in (None, ""):
+        decade = None
+    else:
+        try:
+            decade = int(decade) if not isinstance(decade, bool) else None
+        except (TypeError, ValueError):
+            decade = None
+        if decade not in DECADES:
+            raise RecommendationError("decade", "A decade is its first year: 1900, 1910, ... 2090.")
+    return Shelf(genre, decade)
+
+
+def genre_names() -> dict[str, str]:
+    """Every genre's slug and name, in catalogue order; no query while a model serves."""
+    engine = get_service().engine()
+    if engine is not None:
+        return engine.shelves.genre_names
+    return dict(Genre.objects.order_by("position").values_list("slug", "name"))
+
+
+def decades_shown() -> list[int]:
+    """The decades the catalogue has movies of."""
+    engine = get_service().engine()
+    if engine is not None:
+        return engine.shelves.decade_list()
+    years = Movie.objects.visible().exclude(year=None).values_list("year", flat=True).distinct()
+    return sorted({year // 10 * 10 for year in years})
+
+
+def recommendations_for(
+    *, user, n: int = 10, exclude_rated: bool = True, on: Shelf = ANY
+) -> Recommendations:
+    """Top ``n`` movies for a member (cold or warm: the same path), of the
+    shelf ``on`` only when it names a genre or decade."""
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
         raise RecommendationError("n", f"n must be a whole number from 1 to {MAX_N}.")
     started = time.perf_counter()
-    result = _recommendations(user, n, exclude_rated)
+    result = _recommendations(user, n, exclude_rated, on)
     metrics.observe_recommendation(result.cached, time.perf_counter() - started)
     return result
 
 
-def _recommendations(user, n: int, exclude_rated: bool) -> Recommendations:
+def _recommendations(user, n: int, exclude_rated: bool, on: Shelf) -> Recommendations:
     engine = get_service().engine()
     version = engine.version if engine else None
-    key = _cache_key(user, engine, exclude_rated)
+    key = _cache_key(user, engine, exclude_rated, on)
     entry = cache.get(key)
     cached = entry is not None
     if entry is None:
-        entry = _compute(user, engine, exclude_rated)
+        entry = _compute(user, engine, exclude_rated, on)
         cache.set(key, entry, _CACHE_SECONDS)
     rows, rating_count = entry["rows"], entry["rating_count"]
     if engine is not None:
@@ -115,7 +170,12 @@ def _recommendations(user, n: int, exclude_rated: bool) -> Recommendations:
 
 
 def rendered_recommendations(
-    *, user, n: int = 10, exclude_rated: bool = True, render: Callable[[Recommendations], bytes]
+    *,
+    user,
+    n: int = 10,
+    exclude_rated: bool = True,
+    on: Shelf = ANY,
+    render: Callable[[Recommendations], bytes],
 ) -> bytes:
     """``render(recommendations_for(...))``, kept under the list's own cache key
     (so it goes when the list would): a repeated request costs one cache read
@@ -127,9 +187,9 @@ def rendered_recommendations(
     if engine is None:
         # Popularity lists drop hidden movies at read time, by a query; their
         # key does not name the catalogue, so their answers are not kept.
-        return render(recommendations_for(user=user, n=n, exclude_rated=exclude_rated))
+        return render(recommendations_for(user=user, n=n, exclude_rated=exclude_rated, on=on))
     started = time.perf_counter()
-    key = _answer_key(_cache_key(user, engine, exclude_rated), n)
+    key = _answer_key(_cache_key(user, engine, exclude_rated, on), n)
     body = process_state.recent_answers.get(key)
     if body is None:
         body = cache.get(key)
@@ -138,7 +198,7 @@ def rendered_recommendations(
     if body is not None:
         metrics.observe_recommendation(True, time.perf_counter() - started)
         return body
-    result = recommendations_for(user=user, n=n, exclude_rated=exclude_rated)
+    result = recommendations_for(user=user, n=n, exclude_rated=exclude_rated, on=on)
     kept = render(replace(result, cached=True))
     cache.set(key, kept, _CACHE_SECONDS)
     process_state.recent_answers.put(key, kept)
@@ -152,10 +212,12 @@ def served_key() -> str:
     return engine.cache_key if engine else "popularity"
 
 
-def refresh_recommendations(*, user) -> None:
-    """Drop the member's cached lists so the next call recomputes them."""
+def refresh_recommendations(*, user, on: Shelf = ANY) -> None:
+    """Drop the member's cached lists (unfiltered, and of ``on``) so the next
+    call recomputes them."""
     engine = get_service().engine()
-    lists = [_cache_key(user, engine, flag) for flag in (True, False)]
+    shelves = {ANY, on}
+    lists = [_cache_key(user, engine, flag, where) for flag in (True, False) for where in shelves]
     answers = [_answer_key(key, n) for key in lists for n in range(1, MAX_N + 1)]
     cache.delete_many(lists + answers)
     process_state.recent_answers.discard(answers)
@@ -199,9 +261,10 @@ def served_model() -> ServedModel | None:
 # --- Internals ------------------------------------------------------------
 
 
-def _cache_key(user, engine: Engine | None, exclude_rated: bool) -> str:
+def _cache_key(user, engine: Engine | None, exclude_rated: bool, on: Shelf = ANY) -> str:
     served = engine.cache_key if engine else "popularity"
-    return f"recs:{served}:{user.pk}:{user.taste_version}:{int(exclude_rated)}"
+    key = f"recs:{served}:{user.pk}:{user.taste_version}:{int(exclude_rated)}"
+    return f"{key}:{on.key}" if on.key else key
 
 
 def _answer_key(list_key: str, n: int) -> str:
@@ -215,22 +278,28 @@ def _movies_by_id(ids) -> dict[int, Movie]:
     }
 
 
-def _compute(user, engine: Engine | None, exclude_rated: bool) -> dict:
+def _compute(user, engine: Engine | None, exclude_rated: bool, on: Shelf = ANY) -> dict:
     rated = ratings_of_user(user=user)
     # Dismissed, and already chosen (on the watchlist): never recommended.
     excluded = dismissed_movie_ids(user=user) | watchlist_movie_ids(user=user)
     if exclude_rated:
         excluded.update(movie_id for movie_id, _ in rated)
     if engine is None:
-        return {"rows": _popular_rows(excluded), "rating_count": len(rated)}
-    rows = engine.recommend(user=user, rated=rated, exclude=excluded, k=_CACHED_LENGTH)
+        return {"rows": _popular_rows(excluded, on), "rating_count": len(rated)}
+    rows = engine.recommend(
+        user=user, rated=rated, exclude=excluded, k=_CACHED_LENGTH, genre=on.genre, decade=on.decade
+    )
     return {"rows": rows, "rating_count": len(rated)}
 
 
-def _popular_rows(excluded: set[int]) -> list[tuple]:
+def _popular_rows(excluded: set[int], on: Shelf = ANY) -> list[tuple]:
+    movies = Movie.objects.visible()
+    if on.genre:
+        movies = movies.filter(genres__slug=on.genre)
+    if on.decade:
+        movies = movies.filter(year__gte=on.decade, year__lt=on.decade + 10)
     popular = (
-        Movie.objects.visible()
-        .exclude(pk__in=excluded)
+        movies.exclude(pk__in=excluded)
         .order_by("-liked_count", "-rating_count", "title")
         .values_list("pk", "liked_count", "rating_sum", "rating_count")[:_CACHED_LENGTH]
     )

@@ -22,12 +22,18 @@ from core.ratelimit import RATINGS, client_ip, limited
 from gnn.models import TrainingRun
 from gnn.reporting import floor_names, metric_rows
 from gnn.selectors import (
+    ANY,
     ONBOARDING_PAGE,
+    RecommendationError,
+    Shelf,
+    decades_shown,
+    genre_names,
     movies_to_ask,
     recommendations_for,
     refresh_recommendations,
     served_key,
     served_model,
+    shelf,
 )
 from ratings import services as ratings
 from ratings.services import RatingError
@@ -49,15 +55,33 @@ class PanelQuery(forms.Form):
         return (form.cleaned_data["n"] or PANEL_SIZES[0]) if form.is_valid() else PANEL_SIZES[0]
 
 
+def _panel_shelf(request) -> tuple[Shelf, str]:
+    """The panel's genre and decade filter, and the message when it is bad
+    (then the list is unfiltered)."""
+    try:
+        return shelf(genre=request.GET.get("genre"), decade=request.GET.get("decade")), ""
+    except RecommendationError as exc:
+        return ANY, exc.message
+
+
 def _panel_context(request) -> dict:
     n = PanelQuery.size(request)
+    on, error = _panel_shelf(request)
     if request.GET.get("refresh"):
-        refresh_recommendations(user=request.user)
-    recommendations = recommendations_for(user=request.user, n=n)
+        refresh_recommendations(user=request.user, on=on)
+    recommendations = recommendations_for(user=request.user, n=n, on=on)
+    query = {"n": n, **({"genre": on.genre} if on.genre else {})}
+    if on.decade:
+        query["decade"] = on.decade
     return {
         "recommendations": recommendations,
         "n": n,
         "panel_sizes": PANEL_SIZES,
+        "shelf": on,
+        "genres": genre_names(),
+        "decades": decades_shown(),
+        "panel_query": urlencode(query),
+        "filter_error": error,
         "my_ratings": {},  # rated movies are never recommended
     }
 
@@ -67,7 +91,9 @@ def home(request):
     if not request.user.is_authenticated:
         # Visitors see "log in to rate" instead of stars: no ratings to read.
         return render(request, "home/visitor.html", {"movies": popular_movies(limit=12)})
-    return render(request, "home/member.html", _panel_context(request))
+    context = _panel_context(request)
+    status = 400 if context["filter_error"] else 200
+    return render(request, "home/member.html", context, status=status)
 
 
 # --- Onboarding: the first step after sign-up ------------------------------------
@@ -147,6 +173,7 @@ def recommendations_panel(request):
             str(request.user.pk),
             str(request.user.taste_version),
             str(PanelQuery.size(request)),
+            _panel_shelf(request)[0].key,
             request.META.get("CSRF_COOKIE", ""),
         )
     )
@@ -154,7 +181,10 @@ def recommendations_panel(request):
         html = cache.get(key)
         if html is not None:
             return HttpResponse(html)
-    response = render(request, "home/member.html#panel", _panel_context(request))
+    context = _panel_context(request)
+    if context["filter_error"]:
+        return render(request, "home/member.html#panel", context, status=422)
+    response = render(request, "home/member.html#panel", context)
     cache.set(key, response.content, PANEL_CACHE_SECONDS)
     return response
 

@@ -48,6 +48,7 @@ class Engine:
     movies: dict[int, Movie]
     hidden_rows: np.ndarray  # rows of movies not in ``movies``: never recommended
     chooser: Chooser  # what to ask a newcomer to rate (over ``movies`` only)
+    shelves: Shelves  # each row's genres and decade, for filtered lists
 
     @property
     def cache_key(self) -> str:
@@ -79,10 +80,16 @@ class Engine:
         rows, values = self._rated_rows(rated)
         return self.arrays.scores(self._features(user), rows, values, self._key(user))[0]
 
-    def recommend(self, *, user, rated, exclude, k: int) -> list[tuple]:
-        """Top-k rows (movie pk, ranking score, predicted rating, because pk)."""
+    def recommend(
+        self, *, user, rated, exclude, k: int, genre: str | None = None, decade: int | None = None
+    ) -> list[tuple]:
+        """Top-k rows (movie pk, ranking score, predicted rating, because pk),
+        of the movies of ``genre`` (slug) and ``decade`` only when given: the
+        whole scored catalogue is filtered, so a rare genre still fills a page."""
         rows, values = self._rated_rows(rated)
         scores, zu, bu = self.arrays.scores(self._features(user), rows, values, self._key(user))
+        if genre is not None or decade is not None:
+            scores[~self.shelves.mask(genre, decade)] = -np.inf
         blocked = [self.movie_row[m] for m in exclude if m in self.movie_row]
         if blocked:
             scores[np.array(blocked)] = -np.inf
@@ -146,7 +153,46 @@ class Engine:
             movies=movies,
             hidden_rows=_hidden(self.movie_ids, movies),
             chooser=_chooser(self.arrays, self.movie_ids, movies, self.unit_embeddings),
+            shelves=Shelves.of(self.movie_ids, movies),
         )
+
+
+@dataclass(frozen=True)
+class Shelves:
+    """Which rows are of each genre and decade (visible movies only)."""
+
+    genres: dict[str, np.ndarray]  # slug -> bool [M]
+    genre_names: dict[str, str]  # slug -> name, in catalogue order
+    decades: np.ndarray  # [M] the decade's first year, -1 when unknown
+
+    @classmethod
+    def of(cls, movie_ids: np.ndarray, movies: dict[int, Movie]) -> Shelves:
+        n = len(movie_ids)
+        genres: dict[str, np.ndarray] = {}
+        found = {}
+        decades = np.full(n, -1, dtype=np.int64)
+        for row, pk in enumerate(movie_ids.tolist()):
+            movie = movies.get(pk)
+            if movie is None:
+                continue
+            if movie.year:
+                decades[row] = movie.year // 10 * 10
+            for genre in movie.genres.all():
+                found[genre.slug] = (genre.position, genre.name)
+                genres.setdefault(genre.slug, np.zeros(n, dtype=bool))[row] = True
+        names = {slug: name for slug, (_, name) in sorted(found.items(), key=lambda i: i[1][0])}
+        return cls(genres, names, decades)
+
+    def mask(self, genre: str | None, decade: int | None) -> np.ndarray:
+        keep = np.ones(len(self.decades), dtype=bool)
+        if genre is not None:
+            keep &= self.genres.get(genre, np.zeros(len(keep), dtype=bool))
+        if decade is not None:
+            keep &= self.decades == decade
+        return keep
+
+    def decade_list(self) -> list[int]:
+        return sorted({int(d) for d in self.decades.tolist() if d >= 0})
 
 
 def _visible_catalogue() -> dict[int, Movie]:
@@ -201,6 +247,7 @@ def build_engine(models_dir, version: str) -> Engine:
         movies=movies,
         hidden_rows=_hidden(ids, movies),
         chooser=_chooser(arrays, ids, movies, unit),
+        shelves=Shelves.of(ids, movies),
     )
     engine = dataclasses.replace(engine, built_seconds=time.perf_counter() - started)
     log.info(

@@ -1,0 +1,46 @@
+"""The recommendations panel's genre and decade filters, in a real browser."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.test_browser_journey import panel_titles, sign_up
+from tests.gnn.test_filters import rarest_genre
+
+pytestmark = pytest.mark.browser
+
+
+def on_shelf(page, pattern: str):
+    """Wait for the panel that htmx swapped in: it reloads itself with its filter."""
+    expect(page.locator("#recommendations")).to_have_attribute("hx-get", re.compile(pattern))
+
+
+def test_choosing_a_genre_and_a_decade_refills_the_panel(page, trained_committed, screenshot):
+    sign_up(page, "filterer")
+    everything = panel_titles(page)
+    genre = rarest_genre(12)
+    page.get_by_label("Genre").select_option(genre.slug)
+    cards = page.locator("#recommendations .rec-card")
+    on_shelf(page, f"genre={genre.slug}")
+    expect(cards).to_have_count(10)
+    for tags in cards.locator(".genres").all_inner_texts():
+        assert genre.name in tags
+    assert panel_titles(page) != everything
+    screenshot(page, "recommendations-filtered")
+
+    # A rating keeps the shelf: the panel reloads itself on the same filter.
+    first = cards.first.locator(".movie-title a").inner_text()
+    cards.first.get_by_role("button", name=f"Rate {first} 5 stars out of 5").click()
+    expect(page.get_by_test_id("basis")).to_contain_text("From your 1 rating")
+    expect(page.locator("#panel-genre")).to_have_value(genre.slug)
+    for tags in page.locator("#recommendations .rec-card .genres").all_inner_texts():
+        assert genre.name in tags
+
+    page.get_by_label("Genre").select_option("")
+    on_shelf(page, r"\?n=10$")
+    decade = page.locator("#panel-decade option").nth(1).get_attribute("value")
+    page.get_by_label("Decade").select_option(decade)
+    on_shelf(page, f"decade={decade}")
+    years = page.locator("#recommendations .movie-year").all_inner_texts()
+    assert years and all(int(decade) <= int(y.strip("()")) < int(decade) + 10 for y in years)

@@ -56,3 +56,23 @@ class SignUpForm(DemographicsMixin, UserCreationForm):
 
 class DemographicsForm(DemographicsMixin, forms.Form):
     pass
+
+
+class AccountDeleteForm(NoColonLabels, forms.Form):
+    """Deleting an account asks for its password again."""
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, user, *args, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password: nothing was deleted.")
+        return password

@@ -18,6 +18,8 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("history/", views.history, name="history"),
     path("password/", views.PasswordChange.as_view(), name="password_change"),
+    path("data.json", views.data_download, name="data_download"),
+    path("delete/", views.account_delete, name="delete"),
     path("tokens/new/", views.token_create, name="token_create"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
 ]

@@ -1,24 +1,28 @@
+import json
+
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.views.decorators.http import require_http_methods, require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.forms import DemographicsForm, SignUpForm
+from accounts.forms import AccountDeleteForm, DemographicsForm, SignUpForm
 from accounts.services import (
     UsernameTaken,
     api_token_create,
     api_token_revoke,
     api_tokens_of,
     user_create,
+    user_delete,
     user_update_demographics,
 )
-from core.ratelimit import SIGNUP, limited
-from ratings.selectors import dismissed_movies, rating_history
+from core.ratelimit import LOGIN, SIGNUP, limited
+from ratings.selectors import dismissed_movies, member_ratings_data, rating_history
 
 HISTORY_PAGE_SIZE = 20
 _DEMOGRAPHICS = ("age", "gender", "occupation", "zip_code")
@@ -119,3 +123,52 @@ def history(request):
     )
     my_ratings = {rating.movie_id: rating.value for rating in page}
     return render(request, "accounts/history.html", {"page": page, "my_ratings": my_ratings})
+
+
+@login_required
+@require_GET
+def data_download(request):
+    """Everything the site holds about the member, as one JSON file."""
+    user = request.user
+    data = {
+        "exported_at": timezone.now().isoformat(),
+        "profile": {
+            "username": user.username,
+            "age": user.age,
+            "gender": user.gender,
+            "occupation": user.occupation,
+            "zip_code": user.zip_code,
+            "date_joined": user.date_joined.isoformat(),
+            "last_login": user.last_login.isoformat() if user.last_login else None,
+        },
+        **member_ratings_data(user=user),
+        "api_tokens": [
+            # The secrets are never stored; their prefixes name them.
+            {"prefix": t.prefix, "created_at": t.created_at.isoformat(),
+             "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None}
+            for t in api_tokens_of(user=user)
+        ],
+    }  # fmt: skip
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json"
+    )
+    name = f"reel-{user.username}-{timezone.now():%Y-%m-%d}.json"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@limited(LOGIN)
+def account_delete(request):
+    """Delete the account and everything it rated, after the password again."""
+    form = AccountDeleteForm(request.user, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        user = request.user
+        name = user.username
+        logout(request)
+        user_delete(user=user)
+        messages.success(request, f"The account {name} and everything it held are deleted.")
+        return redirect("home")
+    status = 400 if form.is_bound else 200
+    return render(request, "accounts/account_delete.html", {"form": form}, status=status)

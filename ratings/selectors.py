@@ -79,3 +79,34 @@ def watchlist_movie_ids(*, user, movie_ids=None) -> set[int]:
     if movie_ids is not None:
         items = items.filter(movie_id__in=list(movie_ids))
     return set(items.values_list("movie_id", flat=True))
+
+
+def member_ratings_data(*, user) -> dict[str, list[dict]]:
+    """Everything the ratings app holds about a member, as plain data (their
+    data download): ratings, dismissals, watchlist, "haven't seen" answers."""
+
+    def movie(row) -> dict:
+        return {"movie_id": row.movie_id, "title": row.movie.title}
+
+    def stamp(moment) -> str:
+        return moment.isoformat()
+
+    return {
+        "ratings": [
+            {**movie(r), "value": r.value, "created_at": stamp(r.created_at),
+             "updated_at": stamp(r.updated_at)}
+            for r in Rating.objects.filter(user=user).select_related("movie").order_by("pk")
+        ],
+        "dismissals": [
+            {**movie(d), "created_at": stamp(d.created_at)}
+            for d in Dismissal.objects.filter(user=user).select_related("movie").order_by("pk")
+        ],
+        "watchlist": [
+            {**movie(w), "created_at": stamp(w.created_at)}
+            for w in WatchlistItem.objects.filter(user=user).select_related("movie").order_by("pk")
+        ],
+        "not_seen": [
+            {**movie(n), "created_at": stamp(n.created_at)}
+            for n in NotSeen.objects.filter(user=user).select_related("movie").order_by("pk")
+        ],
+    }  # fmt: skip

@@ -22,7 +22,12 @@ from accounts.services import (
     user_update_demographics,
 )
 from core.ratelimit import LOGIN, SIGNUP, limited
-from ratings.selectors import dismissed_movies, member_ratings_data, rating_history
+from ratings.selectors import (
+    dismissed_movies,
+    member_ratings_data,
+    rating_history,
+    taste_summary,
+)
 
 HISTORY_PAGE_SIZE = 20
 _DEMOGRAPHICS = ("age", "gender", "occupation", "zip_code")
@@ -77,6 +82,7 @@ def _profile_context(request, form, **extra) -> dict:
         "form": form,
         "dismissals": dismissed_movies(user=user),
         "rating_count": user.ratings.count(),
+        "taste": taste_summary(user=user),
         "tokens": list(api_tokens_of(user=user)),
         **extra,
     }

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 import numpy as np
-from django.db.models import QuerySet
+from django.db.models import Avg, Count, Q, QuerySet
 
 from ratings.models import Dismissal, NotSeen, Rating, WatchlistItem
 
@@ -110,3 +110,36 @@ def member_ratings_data(*, user) -> dict[str, list[dict]]:
             for n in NotSeen.objects.filter(user=user).select_related("movie").order_by("pk")
         ],
     }  # fmt: skip
+
+
+def taste_summary(*, user, top_genres: int = 5) -> dict:
+    """The member's rating histogram (value, count, share %) from 5 stars
+    down, and their favourite genres: the most liked (4-5 stars), with the
+    member's mean rating of each."""
+    counts = dict(
+        Rating.objects.filter(user=user)
+        .order_by()
+        .values_list("value")
+        .annotate(n=Count("pk"))
+        .values_list("value", "n")
+    )
+    total = sum(counts.values())
+    histogram = [
+        (value, counts.get(value, 0), 100 * counts.get(value, 0) / max(total, 1))
+        for value in range(Rating.MAX_VALUE, Rating.MIN_VALUE - 1, -1)
+    ]
+    genres = (
+        Rating.objects.filter(user=user)
+        .exclude(movie__genres=None)
+        .order_by()
+        .values("movie__genres__name")
+        .annotate(liked=Count("pk", filter=Q(value__gte=4)), rated=Count("pk"), mean=Avg("value"))
+        .filter(liked__gt=0)
+        .order_by("-liked", "-mean", "movie__genres__name")[:top_genres]
+    )
+    favourites = [
+        {"name": g["movie__genres__name"], "liked": g["liked"], "rated": g["rated"],
+         "mean": g["mean"]}
+        for g in genres
+    ]  # fmt: skip
+    return {"total": total, "histogram": histogram, "favourite_genres": favourites}

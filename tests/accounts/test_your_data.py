@@ -91,3 +91,28 @@ def test_deleting_asks_for_the_password_and_keeps_movie_statistics_right(
         before[2] - 1,
     )
     assert client.get(reverse("accounts:profile")).status_code == 302
+
+
+def test_the_profile_shows_the_members_taste(client, member, seeded):
+    client.force_login(member)
+    assert (
+        "Rate a few movies and your taste shows here"
+        in client.get(reverse("accounts:profile")).text
+    )
+    movies = list(Movie.objects.order_by("pk")[:8])
+    values = [5, 5, 4, 4, 3, 2, 1, 5]
+    for movie, value in zip(movies, values, strict=True):
+        rating_set(user=member, movie=movie, value=value)
+    taste = client.get(reverse("accounts:profile")).context["taste"]
+    assert taste["total"] == 8
+    assert [(v, n) for v, n, _ in taste["histogram"]] == [(5, 3), (4, 2), (3, 1), (2, 1), (1, 1)]
+    liked = {}
+    for movie, value in zip(movies, values, strict=True):
+        for genre in movie.genres.all():
+            liked[genre.name] = liked.get(genre.name, 0) + (value >= 4)
+    favourites = taste["favourite_genres"]
+    assert favourites and favourites[0]["liked"] == max(liked.values())
+    assert all(liked[g["name"]] == g["liked"] > 0 for g in favourites)
+    assert [g["liked"] for g in favourites] == sorted(
+        (g["liked"] for g in favourites), reverse=True
+    )

@@ -22,6 +22,8 @@ def test_download_my_data_then_delete_my_account(page, trained_committed, screen
 
     page.get_by_role("link", name="Profile").click()
     htmx_ready(page)
+    expect(page.get_by_test_id("taste")).to_contain_text("How you rate")
+    screenshot(page, "profile")
     with page.expect_download() as download:
         page.get_by_test_id("download").click()
     data = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))

@@ -1,8 +1,6 @@
 from datetime import datetime
 from typing import Annotated
 
-from django.core.cache import cache
-from django.db.models import Avg, Count
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictInt, model_validator
 
@@ -12,7 +10,7 @@ from core.api import AUTH_ERRORS, MAX_PAGE, READ_ERRORS, ApiError, Id, PageMeta,
 from core.ratelimit import RATINGS, enforce
 from ratings import services
 from ratings.models import Rating
-from ratings.selectors import rating_history, watchlist_of
+from ratings.selectors import rating_history, site_rating_stats, watchlist_of
 from ratings.services import RatingError
 
 router = Router(tags=["ratings"])
@@ -103,34 +101,7 @@ def _write(request, movie: Movie, value) -> Status:
 @router.get("/ratings/stats", response={200: RatingStats, **READ_ERRORS}, auth=None)
 def stats(request):
     """Every member's ratings: how many, their mean, their distribution, by genre."""
-    cached = cache.get("api:rating-stats")
-    if cached is not None:
-        return cached
-    overall = Rating.objects.aggregate(count=Count("pk"), mean=Avg("value"))
-    distribution = dict(
-        Rating.objects.order_by()
-        .values_list("value")
-        .annotate(n=Count("pk"))
-        .values_list("value", "n")
-    )
-    genres = (
-        Rating.objects.order_by()
-        .values("movie__genres__name")
-        .annotate(count=Count("pk"), mean=Avg("value"))
-        .exclude(movie__genres__name=None)
-        .order_by("movie__genres__name")
-    )
-    result = {
-        "count": overall["count"],
-        "mean": round(overall["mean"], 4) if overall["mean"] is not None else None,
-        "distribution": {str(v): distribution.get(v, 0) for v in range(1, 6)},
-        "genres": [
-            {"genre": g["movie__genres__name"], "count": g["count"], "mean": round(g["mean"], 4)}
-            for g in genres
-        ],
-    }
-    cache.set("api:rating-stats", result, 60)
-    return result
+    return site_rating_stats()
 
 
 @router.post("/ratings", response={201: RatingOut, 200: RatingOut, **AUTH_ERRORS}, auth=MEMBER)

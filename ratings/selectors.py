@@ -1,6 +1,7 @@
 from datetime import datetime
 
 import numpy as np
+from django.core.cache import cache
 from django.db.models import Avg, Count, Q, QuerySet
 
 from ratings.models import Dismissal, NotSeen, Rating, WatchlistItem
@@ -143,3 +144,36 @@ def taste_summary(*, user, top_genres: int = 5) -> dict:
         for g in genres
     ]  # fmt: skip
     return {"total": total, "histogram": histogram, "favourite_genres": favourites}
+
+
+def site_rating_stats() -> dict:
+    """Every member's ratings: how many, their mean, their distribution, and
+    the same by genre (kept a minute: it reads every rating)."""
+    cached = cache.get("ratings:site-stats")
+    if cached is not None:
+        return cached
+    overall = Rating.objects.aggregate(count=Count("pk"), mean=Avg("value"))
+    distribution = dict(
+        Rating.objects.order_by()
+        .values_list("value")
+        .annotate(n=Count("pk"))
+        .values_list("value", "n")
+    )
+    genres = (
+        Rating.objects.order_by()
+        .values("movie__genres__name")
+        .annotate(count=Count("pk"), mean=Avg("value"))
+        .exclude(movie__genres__name=None)
+        .order_by("movie__genres__name")
+    )
+    result = {
+        "count": overall["count"],
+        "mean": round(overall["mean"], 4) if overall["mean"] is not None else None,
+        "distribution": {str(v): distribution.get(v, 0) for v in range(1, 6)},
+        "genres": [
+            {"genre": g["movie__genres__name"], "count": g["count"], "mean": round(g["mean"], 4)}
+            for g in genres
+        ],
+    }
+    cache.set("ratings:site-stats", result, 60)
+    return result

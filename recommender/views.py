@@ -36,6 +36,7 @@ from gnn.selectors import (
     shelf,
 )
 from ratings import services as ratings
+from ratings.selectors import site_rating_stats
 from ratings.services import RatingError
 from recommender import collectors, operations
 
@@ -192,7 +193,20 @@ def recommendations_panel(request):
 @require_GET
 def model_page(request):
     served = served_model()
-    context = {"served": served}
+    site = site_rating_stats()
+    total = max(site["count"], 1)
+    context = {
+        "served": served,
+        "site": site,
+        "site_distribution": [
+            (
+                value,
+                site["distribution"][str(value)],
+                100 * site["distribution"][str(value)] / total,
+            )
+            for value in range(5, 0, -1)
+        ],
+    }
     if served:
         meta = served.metadata
         context["rows"] = metric_rows(meta.get("metrics") or {})

@@ -123,3 +123,16 @@ def test_model_page_shows_the_figures_beside_every_floor(client, trained):
     for floor in ("Popularity", "User + item bias", "Popularity in demographic group", "EASE"):
         assert f'<th scope="col">{floor}</th>' in response.text
     assert "NDCG@10, new members after 5 random ratings" in response.text
+
+
+def test_model_page_shows_how_members_rate_overall_and_by_genre(client, seeded):
+    from ratings.models import Rating
+
+    response = client.get(reverse("model"))
+    distribution = response.context["site_distribution"]
+    assert [v for v, _, _ in distribution] == [5, 4, 3, 2, 1]
+    assert sum(n for _, n, _ in distribution) == Rating.objects.count()
+    assert round(sum(share for _, _, share in distribution)) == 100
+    assert 'data-testid="genre-means"' in response.text
+    drama = next(g for g in response.context["site"]["genres"] if g["genre"] == "Drama")
+    assert drama["count"] == Rating.objects.filter(movie__genres__name="Drama").count()

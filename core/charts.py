@@ -25,33 +25,70 @@ def bar_chart(values: list[float], labels: list[str]) -> dict:
     return {"width": WIDTH, "height": HEIGHT, "bars": bars, "top": top, "baseline": HEIGHT - PAD}
 
 
-def line_chart(series: dict[str, list[float | None]], labels: list[str]) -> dict:
+MARKERS = ("circle", "square", "diamond", "triangle")  # told apart by shape, not only colour
+LEFT = 48  # room for the y axis' tick labels
+
+
+def _ticks(low: float, high: float, count: int = 4) -> list[float]:
+    return [low + (high - low) * i / (count - 1) for i in range(count)]
+
+
+def line_chart(
+    series: dict[str, list[float | None]], labels: list[str], *, decimals: int = 3
+) -> dict:
+    """Lines over shared x labels, with what an accessible chart needs: y
+    ticks, up to six x ticks, a dash pattern and a marker per series, and the
+    figures as table rows (label, one value per series)."""
     values = [v for points in series.values() for v in points if v is not None]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
-    if high - low < 1e-9:
-        low, high = low - 0.5, high + 0.5
-    step = (WIDTH - 2 * PAD) / max(len(labels) - 1, 1)
+    if high - low < 1e-9:  # one value: a band around it, not around zero
+        pad = max(abs(low) * 0.1, 0.01)
+        low, high = low - pad, high + pad
+    bottom = HEIGHT - PAD
+    step = (WIDTH - LEFT - PAD) / max(len(labels) - 1, 1)
+
+    def x(i: int) -> float:
+        return round(LEFT + i * step, 1)
 
     def y(value: float) -> float:
-        return round(HEIGHT - PAD - (HEIGHT - 2 * PAD) * (value - low) / (high - low), 1)
+        return round(bottom - (HEIGHT - 2 * PAD) * (value - low) / (high - low), 1)
 
     lines = []
-    for name, points in series.items():
-        coords = [(round(PAD + i * step, 1), y(v)) for i, v in enumerate(points) if v is not None]
+    for index, (name, points) in enumerate(series.items()):
+        coords = [(x(i), y(v)) for i, v in enumerate(points) if v is not None]
         lines.append(
             {
                 "name": name,
-                "points": " ".join(f"{x},{yy}" for x, yy in coords),
+                "number": index % 4 + 1,
+                "marker": MARKERS[index % len(MARKERS)],
+                "points": " ".join(f"{px},{py}" for px, py in coords),
                 "dots": coords,
-                "last": points[-1] if points else None,
+                "last": next((v for v in reversed(points) if v is not None), None),
             }
         )
+    every = max(1, -(-len(labels) // 6))
+    x_ticks = [{"x": x(i), "label": label} for i, label in enumerate(labels) if i % every == 0]
+    y_ticks = [{"y": y(v), "label": f"{v:.{decimals}f}"} for v in _ticks(low, high)]
+    rows = [
+        {
+            "label": label,
+            "values": [points[i] if i < len(points) else None for points in series.values()],
+        }
+        for i, label in enumerate(labels)
+    ]
     return {
         "width": WIDTH,
         "height": HEIGHT,
+        "left": LEFT,
+        "right": WIDTH - PAD,
+        "top": PAD,
         "lines": lines,
         "low": low,
         "high": high,
         "labels": labels,
-        "baseline": HEIGHT - PAD,
+        "baseline": bottom,
+        "x_ticks": x_ticks,
+        "y_ticks": y_ticks,
+        "names": list(series),
+        "rows": rows,
     }

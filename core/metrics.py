@@ -115,3 +115,21 @@ def latency_quantiles(name: str, by: str, quantiles=(0.5, 0.95, 0.99)) -> dict[s
                 lower, below = bound, count
         result[key] = figures
     return result
+
+
+def error_rate() -> dict:
+    """Requests answered and the share that were server errors (5xx), since
+    the processes started (summed over gunicorn's workers)."""
+    family = _collected("recommender_requests")
+    total = errors = 0.0
+    for sample in family.samples if family is not None else []:
+        if not sample.name.endswith("_total"):
+            continue
+        total += sample.value
+        if sample.labels.get("status", "").startswith("5"):
+            errors += sample.value
+    return {
+        "requests": int(total),
+        "errors": int(errors),
+        "percent": round(100 * errors / total, 2) if total else None,
+    }

@@ -8,7 +8,7 @@ from django.urls import path, reverse
 from core.admin import GuardedActionsMixin
 from gnn.edge import registry
 from gnn.models import ModelVersion, TrainingRun
-from gnn.reporting import floor_names, metric_rows
+from gnn.reporting import curve_charts, floor_names, metric_rows
 from gnn.services import (
     retraining_resume,
     retraining_status,
@@ -88,8 +88,16 @@ class TrainingRunAdmin(_MetricsMixin, admin.ModelAdmin):
         "version",
         "error",
         "metrics_table",
+        "training_curve",
     )
     exclude = ("metrics",)
+
+    class Media:
+        css = {"all": ("css/charts.css",)}
+
+    @admin.display(description="training curve (validation, at each check)")
+    def training_curve(self, obj):
+        return render_to_string("gnn/_curve.html", {"curve": curve_charts(obj.curve)})
 
     def has_add_permission(self, request):
         return False

@@ -40,6 +40,9 @@ class TrainingRun(models.Model):
     movies_count = models.PositiveIntegerField(null=True, blank=True)
     progress = models.CharField(max_length=200, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
+    # The validation figures at each check (step, NDCG@10, RMSE, ...), written
+    # as training goes: the curve of rejected and failed runs too.
+    curve = models.JSONField(default=list, blank=True, editable=False)
     version = models.CharField(max_length=40, blank=True)
     error = models.TextField(blank=True)
 

@@ -117,3 +117,18 @@ def onboarding_text(result: dict) -> str:
             f"{gap['ndcg_at_10_sd']:.4f}, pages {gap['pages_mean']:+.2f} ± {gap['pages_sd']:.2f}"
         )
     return "\n".join(lines)
+
+
+def curve_charts(history: list[dict] | None) -> dict | None:
+    """A training's validation checks as two line charts (NDCG@10 and RMSE
+    against the step), or None when it has none."""
+    from core.charts import line_chart
+
+    checks = [h for h in history or [] if isinstance(h, dict) and "step" in h]
+    if not checks:
+        return None
+    steps = [str(h["step"]) for h in checks]
+    return {
+        "ndcg": line_chart({"validation NDCG@10": [h.get("ndcg_at_10") for h in checks]}, steps),
+        "rmse": line_chart({"validation RMSE": [h.get("rmse") for h in checks]}, steps),
+    }

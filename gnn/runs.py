@@ -57,11 +57,21 @@ def training_run_execute(*, run_id: int, **train_options) -> TrainingRun | None:
         if not alive:
             raise RunAborted(f"training run {run_id} was marked failed while running")
 
+    curve: list[dict] = []
+
+    def checked(metrics: dict) -> None:
+        curve.append({k: v for k, v in metrics.items() if isinstance(v, int | float)})
+        TrainingRun.objects.filter(pk=run_id).update(curve=curve)
+
     trigger = TrainingRun.objects.values_list("trigger", flat=True).get(pk=run_id)
     try:
         with _beating(heartbeat):
             result = train_from_database(
-                progress=heartbeat, run_id=run_id, trigger=trigger, **train_options
+                progress=heartbeat,
+                run_id=run_id,
+                trigger=trigger,
+                on_check=checked,
+                **train_options,
             )
     except BaseException as exc:
         TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(

@@ -12,6 +12,7 @@ from core import metrics
 from core.charts import bar_chart, line_chart
 from gnn.models import TrainingRun
 from gnn.selectors import served_model
+from gnn.services import retraining_status
 from ratings.models import Rating
 
 DAYS = 30
@@ -87,6 +88,16 @@ def overview() -> dict:
     rmse_chart = line_chart(
         {"RMSE": [figure(r, "warm", "rmse") for r in succeeded]}, [r.version for r in succeeded]
     )
+    finished = list(
+        TrainingRun.objects.exclude(started_at=None)
+        .exclude(finished_at=None)
+        .order_by("-finished_at")[:15]
+    )[::-1]
+    duration_chart = line_chart(
+        {"minutes": [r.duration_seconds / 60 if r.duration_seconds else None for r in finished]},
+        [f"#{r.pk} {r.get_status_display()}" for r in finished],
+        decimals=1,
+    )
     return {
         "served": served,
         "latency_rows": latency_rows,
@@ -98,5 +109,8 @@ def overview() -> dict:
         "runs": runs,
         "quality_chart": quality_chart,
         "rmse_chart": rmse_chart,
+        "duration_chart": duration_chart,
+        "errors": metrics.error_rate(),
+        "retraining": retraining_status(),
         "days": DAYS,
     }

@@ -20,7 +20,7 @@ from catalog.selectors import popular_movies
 from core import metrics
 from core.ratelimit import RATINGS, client_ip, limited
 from gnn.models import TrainingRun
-from gnn.reporting import floor_names, metric_rows
+from gnn.reporting import curve_charts, floor_names, metric_rows
 from gnn.selectors import (
     ANY,
     ONBOARDING_PAGE,
@@ -214,6 +214,7 @@ def model_page(request):
         context["trained_at"] = parse_datetime(meta.get("created_at") or "")
         triggers = dict(TrainingRun.Trigger.choices)
         context["trigger"] = triggers.get(meta.get("trigger"), meta.get("trigger"))
+        context["curve"] = curve_charts(meta.get("history"))
     return render(request, "home/model.html", context)
 
 

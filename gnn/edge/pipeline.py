@@ -133,6 +133,7 @@ def train_from_database(
     progress: Callable[[str], None] | None = None,
     run_id: int | None = None,
     show_bar: bool = False,
+    on_check: Callable[[dict], None] | None = None,
 ) -> PipelineResult:
     torch.set_num_threads(settings.TORCH_THREADS_TRAINING)
     clock = time.perf_counter()
@@ -170,7 +171,7 @@ def train_from_database(
             f"training on {len(split.train.ratings):,} ratings; holding out "
             f"{len(split.warm_test):,} ratings and {len(split.held)} users for evaluation"
         )
-    trained = train(split.train, cfg, progress=progress, show_bar=show_bar)
+    trained = train(split.train, cfg, progress=progress, show_bar=show_bar, on_check=on_check)
     lap("training")
     if progress:
         progress("evaluating")

@@ -227,6 +227,7 @@ def train(
     *,
     progress: Callable[[str], None] | None = None,
     show_bar: bool = False,
+    on_check: Callable[[dict], None] | None = None,
 ) -> TrainedModel:
     """Fit preprocessing and model on every rating in ``dataset``.
 
@@ -240,12 +241,12 @@ def train(
     previous = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     try:
-        return _train(dataset, cfg, progress, show_bar)
+        return _train(dataset, cfg, progress, show_bar, on_check)
     finally:
         torch.use_deterministic_algorithms(previous)
 
 
-def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
+def _train(dataset: Dataset, cfg: Config, progress, show_bar, on_check=None) -> TrainedModel:
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -314,6 +315,8 @@ def _train(dataset: Dataset, cfg: Config, progress, show_bar) -> TrainedModel:
         metrics = warm_metrics(average, cache, train_part, watched, n_users)
         metrics["step"] = step
         history.append(metrics)
+        if on_check is not None:  # each validation check as it comes: a failed run keeps them
+            on_check(dict(metrics))
         note = (
             f"step {step}: validation NDCG@10 {metrics['ndcg_at_10']:.4f}, "
             f"RMSE {metrics['rmse']:.4f}"

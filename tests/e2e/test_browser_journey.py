@@ -142,7 +142,7 @@ def test_catalogue_search_movie_page_and_model_page(
 
     page.goto("/model/")
     expect(page.get_by_test_id("model-version")).to_have_text(trained_committed)
-    expect(page.locator("table.metrics")).to_contain_text("NDCG@10")
+    expect(page.locator("table.metrics").first).to_contain_text("NDCG@10")
     screenshot(page, "7-model-page")
 
 

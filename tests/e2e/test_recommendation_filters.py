@@ -11,14 +11,23 @@ from tests.gnn.test_filters import rarest_genre
 pytestmark = pytest.mark.browser
 
 
+def settled(page):
+    """Wait until htmx has finished with the panel (swapped, settled, its new
+    form wired up): a change made before that sends nothing."""
+    busy = "#recommendations.htmx-settling, #recommendations.htmx-swapping, .htmx-request"
+    expect(page.locator(busy)).to_have_count(0)
+
+
 def on_shelf(page, pattern: str):
     """Wait for the panel that htmx swapped in: it reloads itself with its filter."""
     expect(page.locator("#recommendations")).to_have_attribute("hx-get", re.compile(pattern))
+    settled(page)
 
 
 def test_choosing_a_genre_and_a_decade_refills_the_panel(page, trained_committed, screenshot):
     sign_up(page, "filterer")
     everything = panel_titles(page)
+    settled(page)
     genre = rarest_genre(12)
     page.get_by_label("Genre").select_option(genre.slug)
     cards = page.locator("#recommendations .rec-card")
@@ -33,6 +42,7 @@ def test_choosing_a_genre_and_a_decade_refills_the_panel(page, trained_committed
     first = cards.first.locator(".movie-title a").inner_text()
     cards.first.get_by_role("button", name=f"Rate {first} 5 stars out of 5").click()
     expect(page.get_by_test_id("basis")).to_contain_text("From your 1 rating")
+    settled(page)
     expect(page.locator("#panel-genre")).to_have_value(genre.slug)
     for tags in page.locator("#recommendations .rec-card .genres").all_inner_texts():
         assert genre.name in tags

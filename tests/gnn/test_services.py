@@ -265,3 +265,29 @@ def test_the_periodic_refresh_task_queues_a_retrain_the_web_processes_have_not_s
     assert not TrainingRun.objects.filter(trigger="threshold").exists()
     refresh_serving()
     assert TrainingRun.objects.filter(trigger="threshold").count() == 1
+
+
+def test_a_run_keeps_its_training_curve_and_a_failed_one_what_it_reached(
+    trained_committed, monkeypatch, admin_client
+):
+    from django.urls import reverse
+
+    from gnn.edge import pipeline
+
+    run = runs.training_run_local(trigger="command")
+    assert run.status == "succeeded" and len(run.curve) >= 1
+    assert all({"step", "ndcg_at_10", "rmse"} <= set(check) for check in run.curve)
+    steps = [check["step"] for check in run.curve]
+    assert steps == sorted(steps)
+    page = admin_client.get(reverse("admin:gnn_trainingrun_change", args=[run.pk]))
+    assert 'data-testid="training-curve"' in page.text and "The figures as a table" in page.text
+
+    def broken_evaluate(trained_model, split):
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(pipeline, "evaluate", broken_evaluate)
+    failed = runs.training_run_local(trigger="command")
+    assert failed.status == "failed" and "the disk went away" in failed.error
+    assert len(failed.curve) >= 1  # the checks before the failure are kept
+    page = admin_client.get(reverse("admin:gnn_trainingrun_change", args=[failed.pk]))
+    assert 'data-testid="training-curve"' in page.text

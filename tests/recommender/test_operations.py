@@ -68,3 +68,23 @@ def test_operations_page_is_staff_only_and_shows_the_figures(client, staff, memb
     views = metrics.latency_quantiles("recommender_request_seconds", "view")
     busiest = max(views, key=lambda view: views[view]["count"])
     assert busiest in page.text
+
+
+def test_operations_page_reads_without_colour_and_says_when_the_next_retrain_comes(
+    client, staff, trained, settings
+):
+    from core import metrics
+
+    client.force_login(staff)
+    before = metrics.error_rate()
+    page = client.get(reverse("ops"))
+    errors = page.context["errors"]
+    assert errors["requests"] >= before["requests"] and errors["errors"] >= 0
+    assert 'data-testid="ops-errors"' in page.text
+    assert f"of {settings.RETRAIN_AFTER_RATINGS} new ratings" in page.context["retraining"]
+    assert page.context["retraining"] in page.text
+    # Every line chart has its figures as a table and its series told apart by shape.
+    assert page.text.count("The figures as a table") >= 3
+    quality = page.context["quality_chart"]
+    assert len({line["marker"] for line in quality["lines"]}) == len(quality["lines"])
+    assert page.context["duration_chart"]["rows"][-1]["values"][0] is not None

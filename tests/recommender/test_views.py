@@ -136,3 +136,11 @@ def test_model_page_shows_how_members_rate_overall_and_by_genre(client, seeded):
     assert 'data-testid="genre-means"' in response.text
     drama = next(g for g in response.context["site"]["genres"] if g["genre"] == "Drama")
     assert drama["count"] == Rating.objects.filter(movie__genres__name="Drama").count()
+
+
+def test_model_page_draws_the_training_curve_of_the_served_version(client, trained):
+    response = client.get(reverse("model"))
+    curve = response.context["curve"]
+    assert curve and curve["ndcg"]["rows"] and curve["rmse"]["rows"]
+    assert 'data-testid="training-curve"' in response.text
+    assert "Validation NDCG@10 at each check of training" in response.text

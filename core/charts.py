@@ -7,22 +7,47 @@ WIDTH, HEIGHT, PAD = 560, 160, 28
 
 
 def bar_chart(values: list[float], labels: list[str]) -> dict:
+    """Bars over labels, with y ticks from 0 to the top, up to six x labels,
+    and the figures as table rows for readers who cannot see the bars."""
     top = max(values, default=0) or 1
-    step = (WIDTH - 2 * PAD) / max(len(values), 1)
+    bottom = HEIGHT - PAD
+    step = (WIDTH - LEFT - PAD) / max(len(values), 1)
     bars = []
     for i, (value, label) in enumerate(zip(values, labels, strict=True)):
         height = (HEIGHT - 2 * PAD) * value / top
         bars.append(
             {
-                "x": round(PAD + i * step + step * 0.1, 1),
-                "y": round(HEIGHT - PAD - height, 1),
+                "x": round(LEFT + i * step + step * 0.1, 1),
+                "y": round(bottom - height, 1),
                 "width": round(step * 0.8, 1),
                 "height": round(height, 1),
                 "value": value,
                 "label": label,
             }
         )
-    return {"width": WIDTH, "height": HEIGHT, "bars": bars, "top": top, "baseline": HEIGHT - PAD}
+    every = max(1, -(-len(labels) // 6))
+    x_ticks = [
+        {"x": round(LEFT + i * step + step / 2, 1), "label": label}
+        for i, label in enumerate(labels)
+        if i % every == 0
+    ]
+    y_ticks = [
+        {"y": round(bottom - (HEIGHT - 2 * PAD) * v / top, 1), "label": f"{v:g}"}
+        for v in _ticks(0.0, float(top))
+    ]
+    return {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "right": WIDTH - PAD,
+        "top": PAD,
+        "bars": bars,
+        "max": top,
+        "baseline": bottom,
+        "x_ticks": x_ticks,
+        "y_ticks": y_ticks,
+        "rows": [{"label": b["label"], "value": b["value"]} for b in bars],
+    }
 
 
 MARKERS = ("circle", "square", "diamond", "triangle")  # told apart by shape, not only colour

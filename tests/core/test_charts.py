@@ -25,3 +25,18 @@ def test_many_points_keep_at_most_six_x_labels():
     chart = line_chart({"a": list(range(40))}, [str(i) for i in range(40)])
     assert 1 < len(chart["x_ticks"]) <= 6 and chart["x_ticks"][0]["label"] == "0"
     assert len(chart["rows"]) == 40
+
+
+def test_a_bar_chart_has_ticks_from_zero_and_its_figures_as_rows():
+    from core.charts import bar_chart
+
+    chart = bar_chart([3, 0, 12], ["a", "b", "c"])
+    assert [t["label"] for t in chart["y_ticks"]] == ["0", "4", "8", "12"]
+    assert chart["y_ticks"][0]["y"] == chart["baseline"]
+    assert chart["rows"] == [
+        {"label": "a", "value": 3},
+        {"label": "b", "value": 0},
+        {"label": "c", "value": 12},
+    ]
+    tallest = max(chart["bars"], key=lambda b: b["height"])
+    assert tallest["label"] == "c" and tallest["y"] == chart["top"]

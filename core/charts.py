@@ -6,6 +6,26 @@ from __future__ import annotations
 WIDTH, HEIGHT, PAD = 560, 160, 28
 
 
+MARKERS = ("circle", "square", "diamond", "triangle")  # told apart by shape, not only colour
+LEFT = 48  # room for the y axis' tick labels
+
+
+def _ticks(low: float, high: float, count: int = 4) -> list[float]:
+    return [low + (high - low) * i / (count - 1) for i in range(count)]
+
+
+def _frame() -> dict:
+    """The plot's box, the same for every chart."""
+    return {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "right": WIDTH - PAD,
+        "top": PAD,
+        "baseline": HEIGHT - PAD,
+    }
+
+
 def bar_chart(values: list[float], labels: list[str]) -> dict:
     """Bars over labels, with y ticks from 0 to the top, up to six x labels,
     and the figures as table rows for readers who cannot see the bars."""
@@ -36,26 +56,13 @@ def bar_chart(values: list[float], labels: list[str]) -> dict:
         for v in _ticks(0.0, float(top))
     ]
     return {
-        "width": WIDTH,
-        "height": HEIGHT,
-        "left": LEFT,
-        "right": WIDTH - PAD,
-        "top": PAD,
+        **_frame(),
         "bars": bars,
         "max": top,
-        "baseline": bottom,
         "x_ticks": x_ticks,
         "y_ticks": y_ticks,
         "rows": [{"label": b["label"], "value": b["value"]} for b in bars],
     }
-
-
-MARKERS = ("circle", "square", "diamond", "triangle")  # told apart by shape, not only colour
-LEFT = 48  # room for the y axis' tick labels
-
-
-def _ticks(low: float, high: float, count: int = 4) -> list[float]:
-    return [low + (high - low) * i / (count - 1) for i in range(count)]
 
 
 def line_chart(
@@ -102,16 +109,11 @@ def line_chart(
         for i, label in enumerate(labels)
     ]
     return {
-        "width": WIDTH,
-        "height": HEIGHT,
-        "left": LEFT,
-        "right": WIDTH - PAD,
-        "top": PAD,
+        **_frame(),
         "lines": lines,
         "low": low,
         "high": high,
         "labels": labels,
-        "baseline": bottom,
         "x_ticks": x_ticks,
         "y_ticks": y_ticks,
         "names": list(series),

@@ -59,17 +59,22 @@ class Member:
     rated_rows: list[int] = field(default_factory=list)
     rated_values: list[int] = field(default_factory=list)
 
-    def scores(self, arrays: ServingArrays, extra: tuple[int, int] | None = None) -> np.ndarray:
+    def scored(
+        self, arrays: ServingArrays, extra: tuple[int, int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ranking score of every movie, embedding) from the answers so far,
+        plus ``extra`` (row, value) when given."""
         rows, values = list(self.rated_rows), list(self.rated_values)
         if extra is not None:
             rows.append(extra[0])
             values.append(extra[1])
-        return arrays.scores(
+        scores, zu, _ = arrays.scores(
             self.features,
             np.array(rows, dtype=np.int64),
             np.array(values, dtype=np.int64),
             self.key,
-        )[0]
+        )
+        return scores, zu
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -116,27 +121,25 @@ class Chooser:
         if not len(candidates):
             return []
         arrays, cfg = self.arrays, self.settings
-        scores = member.scores(arrays)
+        scores, zu = member.scored(arrays)
         seen = _softmax(scores[candidates]) if cfg.personal else self.log_count[candidates]
         short = np.argsort(-seen, kind="stable")[:SHORTLIST]
         candidates, seen = candidates[short], seen[short] / seen[short[0]]
         rated = np.array(member.rated_rows, dtype=np.int64)
-        base = scores.copy()
-        base[rated] = -np.inf  # the list the member would see: rated movies are left out
-        now_full = _softmax(base)
         # The member's own leniency (their rating bias) is left out: it lifts
         # every movie alike, and "likely liked" is meant between movies.
-        interaction = arrays.rate_q[candidates] @ (
-            arrays.rate_p
-            @ arrays.embed(member.features, rated, np.array(member.rated_values, dtype=np.int64))[0]
-        )
+        interaction = arrays.rate_q[candidates] @ (arrays.rate_p @ zu)
         predicted = np.clip(arrays.mu + arrays.rate_bias[candidates] + interaction, 1.0, 5.0)
         high_share = np.clip((predicted - LOW) / (HIGH - LOW), 0.0, 1.0)
         change = np.ones(len(candidates))
+        if cfg.change_power:
+            base = scores.copy()
+            base[rated] = -np.inf  # the list the member would see: rated movies are left out
+            now_full = _softmax(base)
         for i, row in enumerate(candidates.tolist() if cfg.change_power else []):
             moved = 0.0
             for value, share in ((HIGH, high_share[i]), (LOW, 1.0 - high_share[i])):
-                after = member.scores(arrays, (row, value))
+                after, _ = member.scored(arrays, (row, value))
                 after[rated] = -np.inf
                 after[row] = -np.inf
                 now = now_full.copy()
@@ -149,18 +152,19 @@ class Chooser:
             utility = utility * np.maximum(high_share, 0.05) ** cfg.liked_power
         if self.entropy is not None and cfg.entropy_power:
             utility = utility * self.entropy[candidates] ** cfg.entropy_power
-        chosen: list[int] = []
+        units = self.unit[candidates]
         closeness = np.zeros(len(candidates))
-        for row in on_screen:
-            near = self.unit[candidates] @ self.unit[row]
-            closeness = np.maximum(closeness, np.clip(near, 0.0, 1.0))
+        if len(on_screen):
+            near = units @ self.unit[np.asarray(list(on_screen), dtype=np.int64)].T
+            closeness = np.clip(near, 0.0, 1.0).max(axis=1)
+        chosen: list[int] = []
+        taken = np.zeros(len(candidates), dtype=bool)
         while len(chosen) < min(n, len(candidates)):
-            value = utility * (1.0 - cfg.spread * closeness)
-            value[[candidates.tolist().index(c) for c in chosen]] = -np.inf
+            value = np.where(taken, -np.inf, utility * (1.0 - cfg.spread * closeness))
             best = int(np.argmax(value))
+            taken[best] = True
             chosen.append(int(candidates[best]))
-            near = self.unit[candidates] @ self.unit[candidates[best]]
-            closeness = np.maximum(closeness, np.clip(near, 0.0, 1.0))
+            closeness = np.maximum(closeness, np.clip(units @ units[best], 0.0, 1.0))
         return chosen
 
 

@@ -54,7 +54,7 @@ def on_starting(server):
 def post_worker_init(worker):
     from django.db import connections
 
-    from gnn.edge.serving import get_service
+    from gnn.bridge.serving import get_service
 
     try:
         engine = get_service().engine()

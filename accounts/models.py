@@ -3,7 +3,7 @@ from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Lower
 
-from core.movielens import GENDERS, OCCUPATIONS
+from core.vocabularies import GENDERS, OCCUPATIONS
 
 # Built from the MovieLens vocabularies so that they are defined once.
 Gender = models.TextChoices("Gender", [(label.upper(), (v, label)) for v, label in GENDERS])

@@ -29,7 +29,7 @@ from django.core.cache import cache  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from gnn import selectors  # noqa: E402
-from gnn.edge.serving import get_service  # noqa: E402
+from gnn.bridge.serving import get_service  # noqa: E402
 from ratings.models import Rating  # noqa: E402
 
 

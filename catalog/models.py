@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils import timezone
 
-from core.movielens import GENRES
+from core.vocabularies import GENRES
 
 MOVIELENS_GENRES = GENRES  # the catalogue's first genres, in u.item's order
 

@@ -63,7 +63,7 @@ def movielens_movie_ids() -> dict[int, int]:
 def movies_set_visible(*, movie_ids: Iterable[int], visible: bool) -> int:
     """Hide or show movies for members and recommendations; returns how many
     changed. updated_at moves too: the recommender notices catalogue changes
-    by it (gnn.edge.engine.catalogue_stamp)."""
+    by it (gnn.bridge.engine.catalogue_stamp)."""
     changed = Movie.objects.filter(pk__in=list(movie_ids)).exclude(is_visible=visible)
     return changed.update(is_visible=visible, updated_at=timezone.now())
 

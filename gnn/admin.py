@@ -6,47 +6,49 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 
 from core.admin import GuardedActionsMixin
-from gnn.edge import registry
+from gnn.bridge import registry
 from gnn.models import ModelVersion, TrainingRun
 from gnn.reporting import curve_charts, floor_names, metric_rows
-from gnn.services import (
-    retraining_resume,
-    retraining_status,
-    run_is_stale,
-    training_request,
-    version_activate,
-)
+from gnn.services import retraining_resume, retraining_status, run_is_stale, training_request
+from gnn.versions import version_activate
 
 
-def _figure(metrics: dict, protocol: str, metric: str) -> str:
-    value = (metrics.get(protocol) or {}).get("model", {}).get(metric)
-    return f"{value:.3f}" if isinstance(value, int | float) else "–"
+def _figure(version: ModelVersion | None, protocol: str, metric: str) -> str:
+    value = version.figure(protocol, metric) if version else None
+    return f"{value:.3f}" if value is not None else "–"
 
 
 class _MetricsMixin:
+    """Figures of a version; ``_version`` gives the version of a row (a run's
+    is the one it published)."""
+
+    def _version(self, obj) -> ModelVersion | None:
+        return obj
+
     @admin.display(description="RMSE")
     def warm_rmse(self, obj):
-        return _figure(obj.metrics, "warm", "rmse")
+        return _figure(self._version(obj), "warm", "rmse")
 
     @admin.display(description="NDCG@10")
     def warm_ndcg(self, obj):
-        return _figure(obj.metrics, "warm", "ndcg_at_10")
+        return _figure(self._version(obj), "warm", "ndcg_at_10")
 
     @admin.display(description="new members NDCG@10")
     def cold_ndcg(self, obj):
-        return _figure(obj.metrics, "cold", "ndcg_at_10")
+        return _figure(self._version(obj), "cold", "ndcg_at_10")
 
     @admin.display(description="after 5 first ratings NDCG@10")
     def first5_ndcg(self, obj):
-        return _figure(obj.metrics, "first_5", "ndcg_at_10")
+        return _figure(self._version(obj), "first_5", "ndcg_at_10")
 
     @admin.display(description="after 5 random ratings NDCG@10")
     def random5_ndcg(self, obj):
-        return _figure(obj.metrics, "random_5", "ndcg_at_10")
+        return _figure(self._version(obj), "random_5", "ndcg_at_10")
 
     @admin.display(description="metrics beside the floors")
     def metrics_table(self, obj):
-        rows = metric_rows(obj.metrics or {})
+        version = self._version(obj)
+        rows = metric_rows(version.metrics if version else {})
         if not rows:
             return "–"
         # The model page's table, so curators and members read the same figures.
@@ -90,10 +92,19 @@ class TrainingRunAdmin(_MetricsMixin, admin.ModelAdmin):
         "metrics_table",
         "training_curve",
     )
-    exclude = ("metrics",)
 
     class Media:
         css = {"all": ("css/charts.css",)}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("model_version")
+
+    def _version(self, run):
+        return run.published
+
+    @admin.display(description="version")
+    def version(self, run):
+        return run.published.version if run.published else ""
 
     @admin.display(description="training curve (validation, at each check)")
     def training_curve(self, obj):
@@ -177,8 +188,12 @@ class ModelVersionAdmin(GuardedActionsMixin, _MetricsMixin, admin.ModelAdmin):
         "random5_ndcg",
         "training_run",
     )
-    readonly_fields = ("version", "created_at", "data", "training_run", "metrics_table")
+    readonly_fields = (
+        "version", "created_at", "snapshot_at", "data", "training_run", "removed_at",
+        "metrics_table",
+    )  # fmt: skip
     exclude = ("metrics",)
+    list_filter = (("removed_at", admin.EmptyFieldListFilter),)
     actions = ("activate",)
     action_permissions = {"activate": "gnn.activate_modelversion"}
 
@@ -192,13 +207,13 @@ class ModelVersionAdmin(GuardedActionsMixin, _MetricsMixin, admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        # Read only: rows are synced where versions are published (and by bootstrap).
-        self._current = registry.current_version(settings.MODELS_DIR)
+        # Rows are written where versions are published (and by bootstrap).
+        self._served = registry.served_versions(settings.MODELS_DIR)
         return super().changelist_view(request, extra_context)
 
     @admin.display(description="serving", boolean=True)
     def serving(self, version):
-        return version.version == getattr(self, "_current", None)
+        return version.version in getattr(self, "_served", ())
 
     @admin.display(description="ratings")
     def ratings(self, version):

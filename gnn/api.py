@@ -123,10 +123,10 @@ def model_info(request):
     return {
         "serving": True,
         "version": served.version,
-        "created_at": meta.get("created_at"),
-        "trigger": meta.get("trigger"),
-        "data": meta.get("data") or {},
-        "metrics": meta.get("metrics") or {},
-        "hyperparameters": meta.get("hyperparameters") or {},
-        "training_seconds": meta.get("training_seconds"),
+        "created_at": meta.created_at.isoformat() if meta.created_at else None,
+        "trigger": meta.trigger or None,
+        "data": meta.data.as_json(),
+        "metrics": meta.metrics,
+        "hyperparameters": meta.hyperparameters,
+        "training_seconds": meta.training_seconds,
     }

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from gnn.bridge.metadata import figure
+
 
 class TrainingRun(models.Model):
     """One attempt to train and publish a model version, whoever started it."""
@@ -39,11 +41,9 @@ class TrainingRun(models.Model):
     users_count = models.PositiveIntegerField(null=True, blank=True)
     movies_count = models.PositiveIntegerField(null=True, blank=True)
     progress = models.CharField(max_length=200, blank=True)
-    metrics = models.JSONField(default=dict, blank=True)
     # The validation figures at each check (step, NDCG@10, RMSE, ...), written
     # as training goes: the curve of rejected and failed runs too.
     curve = models.JSONField(default=list, blank=True, editable=False)
-    version = models.CharField(max_length=40, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -65,20 +65,42 @@ class TrainingRun(models.Model):
             return (self.finished_at - self.started_at).total_seconds()
         return None
 
+    @property
+    def published(self) -> ModelVersion | None:
+        """The version this run published (served, or rejected by the gate)."""
+        try:
+            return self.model_version
+        except ModelVersion.DoesNotExist:
+            return None
+
 
 class ModelVersion(models.Model):
-    """A published model version, mirrored from models/versions/ for the admin.
+    """A published model version: the database's record of it, with its figures.
 
-    The files are the truth (the registry); gnn.services.versions_sync keeps
-    this table in step with them.
+    Written together with its files by gnn.versions.version_publish (the files
+    are the registry's, under MODELS_DIR); the row stays when the files are
+    pruned, so the history of runs keeps its figures. This is the one database
+    copy of a version's metrics.
     """
 
     version = models.CharField(max_length=40, unique=True)
     created_at = models.DateTimeField(null=True, blank=True)
+    snapshot_at = models.DateTimeField(
+        null=True, blank=True, help_text="The moment of the data it was trained on."
+    )
+    # The version's metrics by protocol ("warm", "cold", "first_5", ...), each
+    # the model's figures beside its floors', as measured when it was trained.
     metrics = models.JSONField(default=dict, blank=True)
     data = models.JSONField(default=dict, blank=True)
-    training_run = models.ForeignKey(
-        TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    training_run = models.OneToOneField(
+        TrainingRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="model_version",
+    )
+    removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its files were pruned (it can no longer be served)."
     )
 
     class Meta:
@@ -87,6 +109,9 @@ class ModelVersion(models.Model):
 
     def __str__(self):
         return self.version
+
+    def figure(self, protocol: str, name: str, method: str = "model") -> float | None:
+        return figure(self.metrics, protocol, name, method)
 
 
 class AutoRetraining(models.Model):

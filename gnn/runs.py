@@ -15,15 +15,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from gnn.edge.pipeline import RefreshResult, refresh_serving, train_from_database
+from gnn.bridge import pipeline
+from gnn.bridge.pipeline import RefreshResult
 from gnn.models import TrainingRun
-from gnn.services import (
-    RunAborted,
-    RunInProgress,
-    expire_stale_runs,
-    refresh_is_due,
-    versions_sync,
-)
+from gnn.services import RunAborted, RunInProgress, expire_stale_runs, refresh_is_due
+from gnn.versions import version_publish
 
 log = logging.getLogger("gnn.training")
 
@@ -34,7 +30,9 @@ Trigger = TrainingRun.Trigger
 # --- Running a run --------------------------------------------------------
 
 
-def training_run_execute(*, run_id: int, **train_options) -> TrainingRun | None:
+def training_run_execute(
+    *, run_id: int, activate: bool = True, **train_options
+) -> TrainingRun | None:
     """Claim a queued run and carry it out; None if another worker has it.
 
     Whatever happens, the served model changes only when a new version was
@@ -66,13 +64,15 @@ def training_run_execute(*, run_id: int, **train_options) -> TrainingRun | None:
     trigger = TrainingRun.objects.values_list("trigger", flat=True).get(pk=run_id)
     try:
         with _beating(heartbeat):
-            result = train_from_database(
+            candidate = pipeline.train_from_database(
                 progress=heartbeat,
                 run_id=run_id,
                 trigger=trigger,
                 on_check=checked,
                 **train_options,
             )
+            heartbeat("publishing")  # also the last check that the run is still wanted
+            published = version_publish(candidate=candidate, activate=activate)
     except BaseException as exc:
         TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
             status=Status.FAILED,
@@ -84,27 +84,25 @@ def training_run_execute(*, run_id: int, **train_options) -> TrainingRun | None:
         if not isinstance(exc, Exception):
             raise  # KeyboardInterrupt, SystemExit: stop as asked
         return TrainingRun.objects.get(pk=run_id)
+    counts = candidate.metadata.data
     # Only a run still running moves: one taken for dead meanwhile stays failed.
     moved = TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
-        status=Status.REJECTED if result.rejected else Status.SUCCEEDED,
-        error=result.rejected or "",
+        status=Status.SUCCEEDED if candidate.serve else Status.REJECTED,
+        error="" if candidate.serve else candidate.gate,
         active=None,
         finished_at=timezone.now(),
-        version=result.version or "",
-        metrics=result.metrics,
-        snapshot_at=result.snapshot_at,
-        ratings_count=result.counts["ratings"],
-        users_count=result.counts["users"],
-        movies_count=result.counts["movies"],
+        snapshot_at=candidate.metadata.snapshot_at,
+        ratings_count=counts.ratings,
+        users_count=counts.users,
+        movies_count=counts.movies,
         progress="done",
     )
-    versions_sync()  # the admin's version list mirrors what was just published
     if not moved:
         log.warning("training run %s was marked failed before it finished", run_id)
-    elif result.rejected:
-        log.warning("training run %s rejected: %s", run_id, result.rejected)
+    elif not candidate.serve:
+        log.warning("training run %s rejected: %s", run_id, candidate.gate)
     else:
-        log.info("training run %s succeeded: version %s", run_id, result.version)
+        log.info("training run %s succeeded: version %s", run_id, published.version)
     return TrainingRun.objects.get(pk=run_id)
 
 
@@ -157,10 +155,10 @@ def training_run_local(*, trigger: str = Trigger.COMMAND, **train_options) -> Tr
     return training_run_execute(run_id=run.pk, **train_options)
 
 
-def serving_refresh(*, force: bool = False) -> RefreshResult | None:
+def refresh_serving(*, force: bool = False) -> RefreshResult | None:
     """Refresh the served version's serving arrays when a rating or the
     catalogue changed since its latest refresh (always with ``force``); None
     when there was nothing to do."""
     if not force and not refresh_is_due():
         return None
-    return refresh_serving(settings.MODELS_DIR)
+    return pipeline.refresh_serving(settings.MODELS_DIR)

@@ -1,6 +1,6 @@
 """Recommendations: what views, the API and tasks read.
 
-The process's engine (gnn.edge.serving) holds the served model version with
+The process's engine (gnn.bridge.serving) holds the served model version with
 every movie's cached state from one full-graph forward pass, so a request
 costs one user's embedding and one score per movie. With no version at all,
 recommendations fall back to popularity, labelled so.
@@ -20,8 +20,9 @@ from catalog.models import Genre, Movie
 from catalog.selectors import popular_movies
 from core import metrics
 from core.errors import FieldError
-from gnn.edge.serving import get_service
-from gnn.edge.state import process_state
+from gnn.bridge.metadata import RefreshInfo, VersionMetadata
+from gnn.bridge.serving import get_service
+from gnn.bridge.state import process_state
 from ratings.selectors import (
     dismissed_movie_ids,
     not_seen_movie_ids,
@@ -30,7 +31,7 @@ from ratings.selectors import (
 )
 
 if TYPE_CHECKING:
-    from gnn.edge.engine import Engine
+    from gnn.bridge.engine import Engine
 
 log = logging.getLogger("gnn.inference")
 
@@ -249,8 +250,8 @@ def movies_similar_to(*, movie: Movie, n: int = 6) -> list[Movie]:
 @dataclass(frozen=True)
 class ServedModel:
     version: str
-    metadata: dict
-    refresh: dict  # the serving arrays' latest refresh (serving.json)
+    metadata: VersionMetadata
+    refresh: RefreshInfo  # the serving arrays' latest refresh (serving.json)
 
 
 def served_model() -> ServedModel | None:

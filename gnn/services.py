@@ -20,12 +20,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from core.observability import current_request_id
-from gnn.edge import registry
-from gnn.edge.state import process_state
-from gnn.models import AutoRetraining, ModelVersion, TrainingRun
+from gnn.bridge import registry
+from gnn.bridge.state import process_state
+from gnn.models import AutoRetraining, TrainingRun
 from ratings.selectors import ratings_written_since
 
 log = logging.getLogger("gnn.training")
@@ -47,27 +46,10 @@ class RunAborted(Exception):
 
 
 def served_snapshot_at() -> datetime | None:
-    """The data snapshot time of the version `current` points at, if any.
-
-    Read once per version and remembered: this runs after every rating."""
-    version = registry.current_version(settings.MODELS_DIR)
-    if version is None:
-        return None
-    memo = process_state.snapshot_of
-    if version not in memo:
-        try:
-            path = registry.versions_dir(settings.MODELS_DIR) / version
-            stamp = registry.read_metadata(path).get("snapshot_at")
-        except registry.ModelVersionError:
-            return None
-        memo[version] = parse_datetime(stamp) if isinstance(stamp, str) else None
-    return memo[version]
-
-
-def ratings_since_snapshot(limit: int | None = None) -> int:
-    """Ratings written since the served snapshot, counted up to ``limit`` only:
-    after every rating the question is just whether the threshold is reached."""
-    return ratings_written_since(since=served_snapshot_at(), limit=limit)
+    """The data snapshot time of the version `current` points at, if any
+    (the registry parses its metadata once; this runs after every rating)."""
+    served = registry.served(settings.MODELS_DIR)
+    return served.snapshot_at if served else None
 
 
 def retrain_count_rating() -> TrainingRun | None:
@@ -214,18 +196,17 @@ def refresh_request() -> bool:
 def refresh_is_due() -> bool:
     """Whether the served version's latest refresh misses a rating or a
     catalogue change (two indexed reads)."""
-    from gnn.edge.snapshot import catalogue_stamp
+    from gnn.bridge.snapshot import catalogue_stamp
 
-    version = registry.current_version(settings.MODELS_DIR)
-    if version is None:
+    served = registry.served(settings.MODELS_DIR)
+    if served is None:
         return False
-    info = registry.serving_info(settings.MODELS_DIR, version)
-    if info is None:
+    info = registry.serving_info(settings.MODELS_DIR, served.version)
+    if info is None or info.snapshot_at is None:
         return True
-    since = parse_datetime(str(info.get("snapshot_at") or ""))
-    if since is None or ratings_written_since(since=since, limit=1):
+    if ratings_written_since(since=info.snapshot_at, limit=1):
         return True
-    return info.get("catalogue") != catalogue_stamp()
+    return info.catalogue != catalogue_stamp()
 
 
 def _send_task(name: str, *, args=(), failed: str) -> bool:
@@ -282,41 +263,6 @@ def expire_stale_runs() -> int:
     if dead or lost:
         log.warning("marked %s dead and %s never-started training run(s) failed", dead, lost)
     return dead + lost
-
-
-# --- Versions -------------------------------------------------------------
-
-
-def versions_sync() -> None:
-    """Mirror models/versions/ into ModelVersion rows (files are the truth)."""
-    found = {info.version: info for info in registry.list_versions(settings.MODELS_DIR)}
-    ModelVersion.objects.exclude(version__in=list(found)).delete()
-    known = set(ModelVersion.objects.values_list("version", flat=True))
-    for name, info in found.items():
-        if name in known or info.metadata is None:
-            continue
-        metadata = info.metadata
-        run_id = metadata.get("training_run")
-        ModelVersion.objects.create(
-            version=name,
-            created_at=parse_datetime(metadata.get("created_at") or "") or None,
-            metrics=metadata.get("metrics") or {},
-            data=metadata.get("data") or {},
-            training_run=TrainingRun.objects.filter(pk=run_id).first() if run_id else None,
-        )
-
-
-def version_activate(*, version: str, by: str = "a curator") -> None:
-    """Serve ``version`` (a rollback or roll-forward); raises ModelVersionError.
-
-    A rollback (a version older than the newest) pauses automatic retraining,
-    which would otherwise undo it at the next threshold."""
-    registry.activate_version(settings.MODELS_DIR, version)
-    log.info("model version %s activated", version)
-    names = [info.version for info in registry.list_versions(settings.MODELS_DIR)]
-    newest = max(names, default=None)
-    if newest is not None and version < newest:
-        retraining_pause(reason=f"{by} rolled back to {version}; resume when ready")
 
 
 class RunInProgress(Exception):

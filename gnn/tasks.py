@@ -1,4 +1,4 @@
-"""Celery tasks: thin, they take ids and call gnn.services.
+"""Celery tasks: thin, they take ids and call gnn.runs or gnn.services.
 
 No torch import at module level: the worker's child processes import it
 inside the task, after the prefork pool has forked.
@@ -13,9 +13,9 @@ log = logging.getLogger("gnn.training")
 
 @shared_task(name="gnn.tasks.train_model", ignore_result=True)
 def train_model(run_id: int) -> None:
-    from gnn.runs import training_run_execute
+    from gnn import runs
 
-    training_run_execute(run_id=run_id)
+    runs.training_run_execute(run_id=run_id)
 
 
 @shared_task(name="gnn.tasks.scheduled_retrain", ignore_result=True)
@@ -29,7 +29,7 @@ def scheduled_retrain() -> None:
 @shared_task(name="gnn.tasks.refresh_serving", ignore_result=True)
 def refresh_serving() -> None:
     """On the refresh queue (its own worker), so a training run never holds it up."""
-    from gnn.runs import serving_refresh
+    from gnn import runs
     from gnn.services import retrain_if_due
 
     # Web processes look at the retraining threshold only every few ratings;
@@ -38,4 +38,4 @@ def refresh_serving() -> None:
         retrain_if_due()
     except Exception:
         log.exception("could not check whether to retrain")
-    serving_refresh()
+    runs.refresh_serving()

@@ -17,7 +17,7 @@ class DatabaseCollector:
         from django.conf import settings
         from django.db.models import Avg, Count, Max
 
-        from gnn.edge import registry
+        from gnn.bridge import registry
         from gnn.models import TrainingRun
         from ratings.models import Rating
 
@@ -49,9 +49,14 @@ class DatabaseCollector:
         ratings.add_metric([], stats["n"])
         yield ratings
 
-        version = registry.current_version(settings.MODELS_DIR)
+        versions = registry.served_versions(settings.MODELS_DIR)
         served = GaugeMetricFamily(
-            "recommender_model_info", "The model version `current` points at.", labels=["version"]
+            "recommender_model_info",
+            "The model versions served (`current` first, marked role=current).",
+            labels=["version", "role"],
         )
-        served.add_metric([version or "none"], 1 if version else 0)
+        for i, version in enumerate(versions):
+            served.add_metric([version, "current" if i == 0 else "also"], 1)
+        if not versions:
+            served.add_metric(["none", "current"], 0)
         yield served

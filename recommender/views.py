@@ -11,7 +11,6 @@ from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
@@ -209,12 +208,10 @@ def model_page(request):
     }
     if served:
         meta = served.metadata
-        context["rows"] = metric_rows(meta.get("metrics") or {})
+        context["rows"] = metric_rows(meta.metrics)
         context["floor_names"] = floor_names()
-        context["trained_at"] = parse_datetime(meta.get("created_at") or "")
-        triggers = dict(TrainingRun.Trigger.choices)
-        context["trigger"] = triggers.get(meta.get("trigger"), meta.get("trigger"))
-        context["curve"] = curve_charts(meta.get("history"))
+        context["trigger"] = dict(TrainingRun.Trigger.choices).get(meta.trigger, meta.trigger)
+        context["curve"] = curve_charts(meta.history)
     return render(request, "home/model.html", context)
 
 

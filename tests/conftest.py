@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 from accounts.services import api_token_create
-from gnn.edge.state import process_state
+from gnn.bridge.state import process_state
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SYNTHETIC = FIXTURES / "ml-synthetic"
@@ -44,14 +44,20 @@ def seeded_committed(transactional_db):
     call_command("seed_movielens", source=str(SYNTHETIC), stdout=_Null(), stderr=_Null())
 
 
-def train_quickly(**options) -> str:
-    """Train and publish a small model on whatever the database holds."""
-    from gnn.edge import registry
-
-    call_command("train_model", epochs=30, verbosity=0, **options)
+def serving() -> str | None:
+    """The version `current` points at, as the registry says."""
     from django.conf import settings
 
-    return registry.current_version(settings.MODELS_DIR)
+    from gnn.bridge import registry
+
+    served = registry.served_versions(settings.MODELS_DIR)
+    return served[0] if served else None
+
+
+def train_quickly(**options) -> str:
+    """Train and publish a small model on whatever the database holds."""
+    call_command("train_model", epochs=30, verbosity=0, **options)
+    return serving()
 
 
 @pytest.fixture

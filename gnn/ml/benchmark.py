@@ -22,7 +22,15 @@ import numpy as np
 from core import movielens
 from gnn.ml import evaluation, onboarding, protocols
 from gnn.ml.arrays import prior_keys
-from gnn.ml.data import Dataset, Movies, Ratings, Users, remap_users, restrict_to_users
+from gnn.ml.data import (
+    Dataset,
+    Movies,
+    Ratings,
+    Users,
+    random_k,
+    remap_users,
+    restrict_to_users,
+)
 from gnn.ml.features import GENRE_COUNT
 from gnn.ml.inference import serving_arrays
 from gnn.ml.network import Config
@@ -256,7 +264,7 @@ def onboarding_holdout(
         chooser = Chooser(arrays, counts, settings=settings, entropy=entropy)
         methods[name] = run(chooser.page)
         methods[f"{name}_refill"] = run(chooser.page, refill=True)
-    picked, _ = protocols.random_k(shown, 5)
+    picked, _ = random_k(shown, 5)
     methods["random_5"] = []
     for u in range(n_held):
         own = picked.user == u

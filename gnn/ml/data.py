@@ -1,6 +1,6 @@
 """The data a model is trained on or served from, as plain arrays.
 
-Built from the database (gnn.edge.snapshot.load_snapshot) or from GroupLens files
+Built from the database (gnn.bridge.snapshot.load_snapshot) or from GroupLens files
 (gnn.ml.benchmark); everything below works on these and never on the ORM.
 Users and movies are addressed by row; ``ids`` maps rows to outside ids
 (database primary keys, or MovieLens ids in the benchmark).
@@ -127,3 +127,35 @@ def sample_rows(rows: np.ndarray, limit: int, seed: int) -> np.ndarray:
     if len(rows) <= limit:
         return rows
     return np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
+
+
+# How a new member's first ratings are chosen (the protocols' reveals, and
+# the few-shot members of training): each splits ratings into given and rest.
+
+
+def earliest(ratings: Ratings, k: int) -> tuple[Ratings, Ratings]:
+    """Each user's k earliest ratings (by time, then movie), and the rest."""
+    first = ratings.rank_in_user_history() < k
+    return ratings.take(first), ratings.take(~first)
+
+
+RANDOM_SEED = 0
+
+
+def random_k(ratings: Ratings, k: int, seed: int = RANDOM_SEED) -> tuple[Ratings, Ratings]:
+    """k of each user's ratings drawn at random, and the rest.
+
+    Seeded per user (by the seed and the user's row), over the user's ratings
+    in (time, movie) order: the same ratings come out on every run, whatever
+    order the ratings arrive in and whoever else is in the set.
+    """
+    order = np.lexsort((ratings.movie, ratings.time, ratings.user))
+    users = ratings.user[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(users)) + 1] if len(users) else np.empty(0, int)
+    ends = np.r_[starts[1:], len(users)] if len(users) else np.empty(0, int)
+    chosen = np.zeros(len(ratings), dtype=bool)
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        rng = np.random.default_rng([seed, int(users[start])])
+        picked = rng.permutation(end - start)[:k]
+        chosen[order[start + picked]] = True
+    return ratings.take(chosen), ratings.take(~chosen)

@@ -13,12 +13,12 @@ import math
 
 import numpy as np
 
-from core import movielens
+from core import vocabularies
 from gnn.ml.data import Movies, Users
 
-GENDERS = [value for value, _ in movielens.GENDERS]
-OCCUPATIONS = [value for value, _ in movielens.OCCUPATIONS]
-GENRE_COUNT = movielens.GENRE_COUNT
+GENDERS = [value for value, _ in vocabularies.GENDERS]
+OCCUPATIONS = [value for value, _ in vocabularies.OCCUPATIONS]
+GENRE_COUNT = vocabularies.GENRE_COUNT
 ZIP_REGIONS = [str(d) for d in range(10)] + ["X"]
 STATE_VERSION = 1
 

@@ -1,6 +1,6 @@
 """Serving maths: cache movie states once, then embed users cheaply.
 
-Pure torch. The web service (gnn.edge.engine) and the evaluation of new users
+Pure torch. The web service (gnn.bridge.engine) and the evaluation of new users
 (gnn.ml.protocols) both go through these functions, so what is measured is
 exactly what is served.
 """

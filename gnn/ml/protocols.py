@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from gnn.ml import evaluation
-from gnn.ml.data import Ratings, Users, remap_users
+from gnn.ml.data import RANDOM_SEED, Ratings, Users, earliest, random_k, remap_users
 from gnn.ml.floors import Floors, Reveal
 from gnn.ml.inference import batch_scores, embed_users, predicted_ratings
 from gnn.ml.network import prior_keys
@@ -182,34 +182,6 @@ def evaluate_new_users(
     if keep_lists:
         result["lists"] = {m: evaluation.top_k(v, exclude) for m, v in method_scores.items()}
     return result
-
-
-def earliest(ratings: Ratings, k: int) -> tuple[Ratings, Ratings]:
-    """Each user's k earliest ratings (by time, then movie), and the rest."""
-    first = ratings.rank_in_user_history() < k
-    return ratings.take(first), ratings.take(~first)
-
-
-RANDOM_SEED = 0
-
-
-def random_k(ratings: Ratings, k: int, seed: int = RANDOM_SEED) -> tuple[Ratings, Ratings]:
-    """k of each user's ratings drawn at random, and the rest.
-
-    Seeded per user (by the seed and the user's row), over the user's ratings
-    in (time, movie) order: the same ratings come out on every run, whatever
-    order the ratings arrive in and whoever else is in the set.
-    """
-    order = np.lexsort((ratings.movie, ratings.time, ratings.user))
-    users = ratings.user[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(users)) + 1] if len(users) else np.empty(0, int)
-    ends = np.r_[starts[1:], len(users)] if len(users) else np.empty(0, int)
-    chosen = np.zeros(len(ratings), dtype=bool)
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        rng = np.random.default_rng([seed, int(users[start])])
-        picked = rng.permutation(end - start)[:k]
-        chosen[order[start + picked]] = True
-    return ratings.take(chosen), ratings.take(~chosen)
 
 
 def reveal_earliest(k: int) -> Reveal:

@@ -27,7 +27,16 @@ import numpy as np
 import torch
 
 from gnn.ml import evaluation
-from gnn.ml.data import Dataset, Movies, Ratings, Users, remap_users, sample_rows
+from gnn.ml.data import (
+    Dataset,
+    Movies,
+    Ratings,
+    Users,
+    earliest,
+    random_k,
+    remap_users,
+    sample_rows,
+)
 from gnn.ml.features import Preprocessor
 from gnn.ml.inference import (
     MovieCache,
@@ -425,7 +434,6 @@ def fit_channels(model, users, user_x, movie_x, train_part, validation, all_rati
 
     The weights kept are fitted on every rating.
     """
-    from gnn.ml.protocols import earliest, random_k  # the protocols' own reveals
 
     n_users, n_movies = user_x.size(0), movie_x.size(0)
     t = torch.as_tensor
@@ -576,21 +584,3 @@ def _progress_bar(total: int, show: bool):
 
     # disable=None: a bar on a terminal, nothing in logs and pipes.
     return tqdm(total=total, unit=" steps", desc="training", leave=False, disable=None)
-
-
-def load_model(state_dict: dict, preprocessor: Preprocessor, metadata: dict) -> Recommender:
-    """Rebuild a published model; raises ValueError when it does not fit."""
-    cfg = Config.from_dict(metadata.get("hyperparameters") or {})
-    model = Recommender(
-        preprocessor.n_user_features,
-        preprocessor.n_movie_features,
-        preprocessor.n_known_movies,
-        0.0,
-        cfg,
-    )
-    try:
-        model.load_state_dict(state_dict, strict=True)
-    except RuntimeError as exc:
-        raise ValueError(f"the weights do not fit this model: {exc}") from None
-    model.eval()
-    return model

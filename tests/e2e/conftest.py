@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 from kombu import pools as kombu_pools
 
-from gnn.edge.state import process_state
+from gnn.bridge.state import process_state
 from recommender.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]

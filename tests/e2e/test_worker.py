@@ -9,13 +9,14 @@ from django.urls import reverse
 
 from catalog.models import Movie
 from core.broker import filesystem_transport_options
-from gnn.edge import registry
-from gnn.edge.serving import get_service
+from gnn.bridge import registry
+from gnn.bridge.serving import get_service
 from gnn.models import TrainingRun
 from gnn.selectors import recommendations_for
 from gnn.services import training_request
 from ratings.models import Rating
 from ratings.services import rating_set
+from tests.conftest import serving
 from tests.e2e.conftest import broker, wait_for
 
 pytestmark = pytest.mark.worker
@@ -64,13 +65,13 @@ def test_concurrent_ratings_crossing_the_threshold_train_exactly_once_and_are_se
     run = wait_for(
         lambda: succeeded(runs.get().pk), what=lambda: f"the run:\n{worker.output()[-3000:]}"
     )
-    assert registry.current_version(settings.MODELS_DIR) == run.version != trained_committed
+    assert serving() == run.published.version != trained_committed
 
     member.refresh_from_db()
 
     def served_new_version():
         get_service().wait_for_reload()
-        return recommendations_for(user=member).model_version == run.version
+        return recommendations_for(user=member).model_version == run.published.version
 
     wait_for(served_new_version, timeout=30, what="the web process to serve the new version")
 
@@ -89,7 +90,7 @@ def test_killing_the_worker_mid_training_leaves_the_served_model_and_training_re
     wait_for(mid_training, what=lambda: f"training to start:\n{worker.output()[-3000:]}")
     worker.kill()
 
-    assert registry.current_version(settings.MODELS_DIR) == trained_committed
+    assert serving() == trained_committed
     registry.load_version(settings.MODELS_DIR, trained_committed)
     assert len(registry.list_versions(settings.MODELS_DIR)) == 1
 
@@ -102,7 +103,7 @@ def test_killing_the_worker_mid_training_leaves_the_served_model_and_training_re
     assert first.status == "failed"
     assert "stopped reporting progress" in first.error
     run = wait_for(lambda: succeeded(second.pk), what="the second run")
-    assert registry.current_version(settings.MODELS_DIR) == run.version
+    assert serving() == run.published.version
 
 
 def test_the_embedded_filesystem_broker_runs_a_real_task_end_to_end(
@@ -116,7 +117,7 @@ def test_the_embedded_filesystem_broker_runs_a_real_task_end_to_end(
             lambda: succeeded(run.pk),
             what=lambda: f"the run through the filesystem broker:\n{worker.output()[-3000:]}",
         )
-    assert registry.current_version(settings.MODELS_DIR) == done.version
+    assert serving() == done.published.version
 
 
 def test_with_the_broker_down_a_rating_is_saved_fast_and_the_retrain_is_sent_later(
@@ -228,9 +229,9 @@ def test_a_members_ratings_move_another_members_list_through_a_refresh_without_a
         return engine if engine.refresh != before.refresh else None
 
     after = wait_for(refreshed, timeout=60, what=lambda: f"a refresh:\n{worker.output()[-3000:]}")
-    assert after.version == before.version == registry.current_version(settings.MODELS_DIR)
+    assert after.version == before.version == serving()
     assert after.refresh > before.refresh
-    assert after.refresh_info["ratings"] == before.refresh_info["ratings"] + 14
+    assert after.refresh_info.data.ratings == before.refresh_info.data.ratings + 14
     assert not TrainingRun.objects.filter(trigger=TrainingRun.Trigger.THRESHOLD).exists()
     b.refresh_from_db()
     assert (

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from catalog.models import Movie
-from gnn.edge.serving import get_service
+from gnn.bridge.serving import get_service
 
 JSON = "application/json"
 

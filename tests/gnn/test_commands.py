@@ -7,8 +7,8 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from gnn.edge import registry
-from tests.conftest import train_quickly
+from gnn.bridge import registry
+from tests.conftest import serving, train_quickly
 
 
 def test_train_model_prints_the_metrics_table_beside_the_floors(seeded):
@@ -34,11 +34,11 @@ def test_model_versions_and_rollback_commands(trained):
     assert f"  {trained}" in out.getvalue()
 
     call_command("model_rollback", trained, stdout=io.StringIO())
-    assert registry.current_version(settings.MODELS_DIR) == trained
+    assert serving() == trained
 
     with pytest.raises(CommandError, match="does not exist"):
         call_command("model_rollback", "19990101-000000-000000")
-    assert registry.current_version(settings.MODELS_DIR) == trained
+    assert serving() == trained
 
 
 def test_rollback_to_a_corrupt_version_is_refused(trained):
@@ -47,7 +47,7 @@ def test_rollback_to_a_corrupt_version_is_refused(trained):
     weights.write_bytes(b"garbage")
     with pytest.raises(CommandError, match="corrupt"):
         call_command("model_rollback", trained)
-    assert registry.current_version(settings.MODELS_DIR) == second
+    assert serving() == second
 
 
 def test_evaluate_model_shows_the_recorded_figures(trained):

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from catalog.models import Movie
-from gnn.edge.serving import get_service
+from gnn.bridge.serving import get_service
 from gnn.selectors import (
     RecommendationError,
     movies_similar_to,

@@ -10,6 +10,7 @@ from catalog.models import Movie
 from gnn import runs, services
 from gnn.models import TrainingRun
 from gnn.tasks import scheduled_retrain
+from ratings.selectors import ratings_written_since
 from ratings.services import rating_set
 
 
@@ -29,7 +30,7 @@ def test_the_database_allows_only_one_active_run(db):
 
 def test_a_run_is_claimed_once(trained, monkeypatch):
     run = TrainingRun.objects.create(trigger="admin")
-    monkeypatch.setattr("gnn.runs.train_from_database", _fake_training)
+    monkeypatch.setattr("gnn.bridge.pipeline.train_from_database", _fake_training)
     first = runs.training_run_execute(run_id=run.pk)
     second = runs.training_run_execute(run_id=run.pk)
     assert first is not None and first.pk == run.pk
@@ -41,7 +42,7 @@ def _fake_training(**_):
 
 
 def test_a_failing_run_is_marked_failed_and_frees_the_slot(trained, monkeypatch):
-    monkeypatch.setattr("gnn.runs.train_from_database", _fake_training)
+    monkeypatch.setattr("gnn.bridge.pipeline.train_from_database", _fake_training)
     run = TrainingRun.objects.create(trigger="admin")
     runs.training_run_execute(run_id=run.pk)
     run.refresh_from_db()
@@ -67,7 +68,7 @@ def test_the_threshold_counts_ratings_since_the_served_snapshot(trained, member,
     for movie in movies[:2]:
         rating_set(user=member, movie=movie, value=4)
         services.retrain_if_due()
-    assert services.ratings_since_snapshot() == 2
+    assert ratings_written_since(since=services.served_snapshot_at()) == 2
     assert not TrainingRun.objects.filter(trigger="threshold").exists()
 
     rating_set(user=member, movie=movies[2], value=4)
@@ -95,19 +96,18 @@ def _rate(member, movies, value=4):
 def test_a_rollback_pauses_automatic_retraining_until_a_curator_resumes_it(
     trained, member, settings
 ):
-    from django.conf import settings as live
 
-    from gnn.edge import registry
-    from tests.conftest import train_quickly
+    from gnn.versions import version_activate
+    from tests.conftest import serving, train_quickly
 
     newer = train_quickly()
     assert newer != trained
-    services.version_activate(version=trained, by="carol")  # the rollback
+    version_activate(version=trained, by="carol")  # the rollback
     settings.RETRAIN_AFTER_RATINGS = 2
     _rate(member, Movie.objects.order_by("pk")[:3])
 
     assert services.retrain_if_due() is None  # the rollback is not undone
-    assert registry.current_version(live.MODELS_DIR) == trained
+    assert serving() == trained
     assert "paused" in services.retraining_status() and "carol" in services.retraining_status()
 
     services.retraining_resume()
@@ -159,22 +159,26 @@ def _metrics(model_ndcg, floor_ndcg=0.1, rmse=1.0):
     ],
 )
 def test_the_quality_gate(new, served, expected, settings):
-    from gnn.edge.pipeline import quality_gate
+    from gnn.bridge.metadata import DataCounts, VersionMetadata
+    from gnn.bridge.pipeline import quality_gate
 
+    if served is not None:
+        served = VersionMetadata("v", 4, None, None, metrics=served)
     settings.QUALITY_GATE_MIN_RATINGS = 0
-    serve, why = quality_gate(new, {"ratings": 100_000}, served)
+    serve, why = quality_gate(new, DataCounts(ratings=100_000), served)
     assert serve is expected, why
     if served is None:
         assert "first version" in why
     # Fixture-sized data is served anyway, and says so.
     settings.QUALITY_GATE_MIN_RATINGS = 1_000_000
-    assert quality_gate(new, {"ratings": 100_000}, served)[0] is True
+    assert quality_gate(new, DataCounts(ratings=100_000), served)[0] is True
 
 
 def test_a_version_the_gate_rejects_is_published_not_served_and_the_run_says_why(trained, settings):
     from django.conf import settings as live
 
-    from gnn.edge import registry
+    from gnn.bridge import registry
+    from tests.conftest import serving
 
     settings.QUALITY_GATE_MIN_RATINGS = 0
     path = registry.versions_dir(live.MODELS_DIR) / trained / registry.METADATA_FILE
@@ -188,8 +192,8 @@ def test_a_version_the_gate_rejects_is_published_not_served_and_the_run_says_why
 
     assert run.status == "rejected"
     assert "below the served version" in run.error
-    assert run.version and run.version != trained
-    assert registry.current_version(live.MODELS_DIR) == trained
+    assert run.published.version != trained  # published for inspection, not served
+    assert serving() == trained
 
 
 def test_the_heartbeat_goes_on_while_a_run_evaluates_and_a_run_taken_for_dead_stays_failed(
@@ -197,7 +201,7 @@ def test_the_heartbeat_goes_on_while_a_run_evaluates_and_a_run_taken_for_dead_st
 ):
     import time as clock
 
-    from gnn.edge import pipeline
+    from gnn.bridge import pipeline
 
     settings.TRAINING_STALE_SECONDS = 0.4  # a beat every 0.1 s
     real_evaluate = pipeline.evaluate
@@ -232,7 +236,7 @@ def test_the_heartbeat_goes_on_while_a_run_evaluates_and_a_run_taken_for_dead_st
 def registry_versions():
     from django.conf import settings as live
 
-    from gnn.edge import registry
+    from gnn.bridge import registry
 
     return [info.version for info in registry.list_versions(live.MODELS_DIR)]
 
@@ -272,7 +276,7 @@ def test_a_run_keeps_its_training_curve_and_a_failed_one_what_it_reached(
 ):
     from django.urls import reverse
 
-    from gnn.edge import pipeline
+    from gnn.bridge import pipeline
 
     run = runs.training_run_local(trigger="command")
     assert run.status == "succeeded" and len(run.curve) >= 1

@@ -107,7 +107,7 @@ def test_deleting_a_movie_gives_its_raters_a_new_taste_version(curator_client, m
 
 
 def test_hiding_in_the_changelist_moves_the_catalogue_stamp(curator_client, seeded):
-    from gnn.edge.engine import catalogue_stamp
+    from gnn.bridge.engine import catalogue_stamp
 
     movie = Movie.objects.order_by("pk").first()
     before = catalogue_stamp()

@@ -5,9 +5,9 @@ import json
 from django.conf import settings
 from django.core.management import call_command
 
-from gnn.edge import registry
+from gnn.bridge import registry
 from gnn.selectors import recommendations_for
-from tests.conftest import _Null
+from tests.conftest import _Null, serving
 
 
 def _age_to_an_older_format(version: str) -> None:
@@ -27,11 +27,11 @@ def test_a_served_version_of_an_older_format_serves_popularity_until_bootstrap_r
     settings.TRAINING_MAX_STEPS = 30
     call_command("bootstrap", stdout=_Null(), stderr=_Null())
 
-    serving = registry.current_version(settings.MODELS_DIR)
-    assert serving != trained
-    assert registry.is_current_format(settings.MODELS_DIR, serving)
+    now = serving()
+    assert now != trained
+    assert registry.read_metadata(settings.MODELS_DIR, now).format == registry.FORMAT
 
 
 def test_bootstrap_leaves_a_current_version_alone(trained, settings):
     call_command("bootstrap", stdout=_Null(), stderr=_Null())
-    assert registry.current_version(settings.MODELS_DIR) == trained
+    assert serving() == trained

@@ -44,7 +44,7 @@ def test_metrics_count_a_rating_write(client, staff, member, seeded):
     assert _metric(text, "recommender_ratings_written_total", kind="created") == before + 1
     assert _metric(text, "recommender_ratings") == Rating.objects.count()
     assert "recommender_request_seconds_bucket" in text
-    assert 'recommender_model_info{version="none"} 0.0' in text
+    assert 'recommender_model_info{role="current",version="none"} 0.0' in text
 
 
 def _run_on_commit():

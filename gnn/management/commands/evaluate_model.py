@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from gnn.edge import registry
+from gnn.bridge import registry
 from gnn.reporting import metric_table_text
 
 
@@ -20,17 +20,20 @@ class Command(BaseCommand):
         parser.add_argument("--version", help="a version name from model_versions")
 
     def handle(self, *args, version=None, **options):
-        version = version or registry.current_version(settings.MODELS_DIR)
         if version is None:
-            raise CommandError("no model version is serving; train one with train_model")
+            served = registry.served(settings.MODELS_DIR)
+            if served is None:
+                raise CommandError("no model version is serving; train one with train_model")
+            version = served.version
         try:
-            loaded = registry.load_version(settings.MODELS_DIR, version)
+            meta = registry.load_version(settings.MODELS_DIR, version).metadata
         except registry.ModelVersionError as exc:
             raise CommandError(str(exc)) from None
-        meta = loaded.metadata
-        data = meta.get("data", {})
-        self.stdout.write(
-            f"Version {version}, trained {meta.get('created_at')} on {data.get('ratings')} "
-            f"ratings ({data.get('training_ratings')} for training, the rest held out)."
+        trained = (
+            f"{meta.created_at:%Y-%m-%d %H:%M} UTC" if meta.created_at else "at an unknown time"
         )
-        self.stdout.write(metric_table_text(meta.get("metrics") or {}))
+        self.stdout.write(
+            f"Version {version}, trained {trained} on {meta.data.ratings} ratings "
+            f"({meta.data.training_ratings} for training, the rest held out)."
+        )
+        self.stdout.write(metric_table_text(meta.metrics))

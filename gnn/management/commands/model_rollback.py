@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from gnn.edge import registry
-from gnn.services import version_activate
+from gnn.bridge import registry
+from gnn.versions import version_activate
 
 
 class Command(BaseCommand):
@@ -15,7 +15,8 @@ class Command(BaseCommand):
         parser.add_argument("version", help="a version name from model_versions")
 
     def handle(self, *args, version, **options):
-        before = registry.current_version(settings.MODELS_DIR)
+        served = registry.served(settings.MODELS_DIR)
+        before = served.version if served else None
         try:
             version_activate(version=version)
         except registry.ModelVersionError as exc:

@@ -1,12 +1,11 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from gnn.edge import registry
+from gnn.bridge import registry
 
 
-def _figure(metrics: dict, protocol: str, metric: str) -> str:
-    value = (metrics.get(protocol) or {}).get("model", {}).get(metric)
-    return f"{value:.3f}" if isinstance(value, int | float) else "-"
+def _figure(value: float | None) -> str:
+    return f"{value:.3f}" if value is not None else "-"
 
 
 class Command(BaseCommand):
@@ -27,12 +26,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"{mark} {info.version:<24} unreadable: {info.error}")
                 continue
             meta = info.metadata
-            metrics = meta.get("metrics") or {}
-            ratings = meta.get("data", {}).get("ratings", "-")
             figures = (
-                f"{_figure(metrics, 'warm', 'rmse'):>6} "
-                f"{_figure(metrics, 'warm', 'ndcg_at_10'):>8} "
-                f"{_figure(metrics, 'cold', 'ndcg_at_10'):>6} "
-                f"{_figure(metrics, 'first_5', 'ndcg_at_10'):>6}"
+                f"{_figure(meta.figure('warm', 'rmse')):>6} "
+                f"{_figure(meta.figure('warm', 'ndcg_at_10')):>8} "
+                f"{_figure(meta.figure('cold', 'ndcg_at_10')):>6} "
+                f"{_figure(meta.figure('first_5', 'ndcg_at_10')):>6}"
             )
-            self.stdout.write(f"{mark} {info.version:<24} {ratings:>8} {figures}")
+            self.stdout.write(f"{mark} {info.version:<24} {meta.data.ratings:>8} {figures}")

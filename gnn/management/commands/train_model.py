@@ -34,11 +34,12 @@ class Command(BaseCommand):
         if run.status != TrainingRun.Status.SUCCEEDED:
             raise CommandError(f"training run {run.pk} failed: {run.error}")
         if verbosity:
-            self.stdout.write(metric_table_text(run.metrics))
+            self.stdout.write(metric_table_text(run.published.metrics))
             served = "now serving" if not no_activate else "published, not activated"
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Version {run.version} {served}: trained on {run.ratings_count:,} ratings "
-                    f"in {run.duration_seconds:.1f} s (training run {run.pk})."
+                    f"Version {run.published.version} {served}: trained on "
+                    f"{run.ratings_count:,} ratings in {run.duration_seconds:.1f} s "
+                    f"(training run {run.pk})."
                 )
             )

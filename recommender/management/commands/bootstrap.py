@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from catalog.models import Movie
-from gnn.edge import registry
-from gnn.services import versions_sync
+from gnn.bridge import registry
+from gnn.versions import versions_record_unrecorded
 
 
 class Command(BaseCommand):
@@ -45,20 +45,21 @@ class Command(BaseCommand):
                 "seed_movielens", source=settings.MOVIELENS_SOURCE or None,
                 stdout=self.stdout, stderr=self.stderr,
             )  # fmt: skip
-        serving = registry.current_version(settings.MODELS_DIR)
-        if serving is None:
+        # Folders published before versions had rows (or whose row failed).
+        versions_record_unrecorded()
+        served = registry.served(settings.MODELS_DIR)
+        if served is None:
             self.stdout.write("Training a first model (first start only, about a minute)...")
             call_command("train_model", stdout=self.stdout, stderr=self.stderr)
-        elif not registry.is_current_format(settings.MODELS_DIR, serving):
+        elif served.format != registry.FORMAT:
             # Until then the site serves popularity: this code refuses the old version.
             self.stdout.write(
-                f"Model version {serving} was written by an older release (artifact format "
-                f"other than {registry.FORMAT}); training a new one..."
+                f"Model version {served.version} was written by an older release (artifact "
+                f"format other than {registry.FORMAT}); training a new one..."
             )
             call_command("train_model", stdout=self.stdout, stderr=self.stderr)
         else:
-            self.stdout.write(f"Serving model version {serving}.")
-        versions_sync()  # the admin's list of versions mirrors the files
+            self.stdout.write(f"Serving model version {served.version}.")
 
 
 @contextlib.contextmanager

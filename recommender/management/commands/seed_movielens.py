@@ -63,7 +63,7 @@ class Command(BaseCommand):
         parts = [f"{count:,} {name}" for name, count in created.items()]
         self.stdout.write(self.style.SUCCESS(f"Imported {', '.join(parts)} in {elapsed:.1f} s."))
 
-    def _load(self, source: str | None, md5: str | None) -> movielens.Dataset:
+    def _load(self, source: str | None, md5: str | None) -> movielens.Release:
         if source and source not in NAMED_SOURCES:
             path = Path(source).expanduser()
             if path.is_dir():
@@ -96,7 +96,7 @@ class Command(BaseCommand):
                     self.stderr.write(f"{name} source unavailable ({exc}); trying the next one.")
         raise MovieLensError("no source could be used (" + "; ".join(failures) + ")")
 
-    def _import(self, dataset: movielens.Dataset, *, movies_only: bool) -> dict[str, int]:
+    def _import(self, dataset: movielens.Release, *, movies_only: bool) -> dict[str, int]:
         created = {"movies": movies_import_movielens(records=dataset.movies)}
         self.stdout.write(f"Movies: {created['movies']:,} new.")
         if movies_only:

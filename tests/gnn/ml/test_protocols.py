@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from gnn.ml import benchmark, protocols
+from gnn.ml import benchmark, data, protocols
 from gnn.ml.data import Ratings
 
 
@@ -20,7 +20,7 @@ def _ratings(users, per_user, seed=0):
 
 def test_five_random_ratings_are_revealed_per_user_and_the_rest_kept():
     ratings = _ratings(users=12, per_user=9)
-    given, rest = protocols.random_k(ratings, 5)
+    given, rest = data.random_k(ratings, 5)
     assert np.bincount(given.user, minlength=12).tolist() == [5] * 12
     assert np.bincount(rest.user, minlength=12).tolist() == [4] * 12
     pairs = set(zip(given.user.tolist(), given.movie.tolist(), strict=True))
@@ -29,17 +29,17 @@ def test_five_random_ratings_are_revealed_per_user_and_the_rest_kept():
 
 def test_random_ratings_are_the_same_on_two_runs_and_whatever_the_order():
     ratings = _ratings(users=12, per_user=9)
-    given, _ = protocols.random_k(ratings, 5)
-    again, _ = protocols.random_k(ratings, 5)
+    given, _ = data.random_k(ratings, 5)
+    again, _ = data.random_k(ratings, 5)
     shuffled = ratings.take(np.random.default_rng(1).permutation(len(ratings)))
-    moved, _ = protocols.random_k(shuffled, 5)
+    moved, _ = data.random_k(shuffled, 5)
 
     def pairs(r):
         return sorted(zip(r.user.tolist(), r.movie.tolist(), strict=True))
 
     assert pairs(given) == pairs(again) == pairs(moved)
     # Not simply the earliest five.
-    earliest, _ = protocols.earliest(ratings, 5)
+    earliest, _ = data.earliest(ratings, 5)
     assert pairs(given) != pairs(earliest)
 
 
@@ -50,7 +50,7 @@ def test_earliest_breaks_ties_in_time_by_movie():
         value=np.array([4, 4, 4]),
         time=np.array([10, 10, 10]),
     )
-    given, _ = protocols.earliest(ratings, 2)
+    given, _ = data.earliest(ratings, 2)
     assert sorted(given.movie.tolist()) == [3, 5]
 
 

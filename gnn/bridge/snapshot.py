@@ -1,7 +1,7 @@
-"""The Django edge of the model: a consistent snapshot of the database as arrays,
+"""The Django side of the model: a consistent snapshot of the database as arrays,
 and the bipartite graph built from it.
 
-Only this module and gnn.edge.engine / gnn.edge.pipeline touch the ORM.
+Only this module and gnn.bridge.engine / gnn.bridge.pipeline touch the ORM.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def load_snapshot() -> Dataset:
         value=raw[:, 2].copy(),
         time=np.arange(len(raw), dtype=np.int64),
     )
-    return Dataset(users, movies, ratings, {"snapshot_at": taken_at.isoformat()})
+    return Dataset(users, movies, ratings, {"snapshot_at": taken_at})
 
 
 def catalogue_stamp() -> str:

@@ -11,7 +11,6 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 # As long as the shared cache keeps them (gnn.selectors).
@@ -60,9 +59,7 @@ class RecentAnswers:
 
 @dataclass
 class ProcessState:
-    service: Any = None  # gnn.edge.serving.RecommendationService, made on first use
-    # Data snapshot time per model version, read once from its metadata.
-    snapshot_of: dict[str, datetime | None] = field(default_factory=dict)
+    service: Any = None  # gnn.bridge.serving.RecommendationService, made on first use
     # After a failed hand-over to the broker, it is skipped until then.
     broker_retry_after: float = 0.0
     # Ratings this process committed since it last asked for a refresh of the
@@ -79,7 +76,6 @@ class ProcessState:
     def reset(self) -> None:
         fresh = ProcessState()
         self.service = fresh.service
-        self.snapshot_of = fresh.snapshot_of
         self.broker_retry_after = fresh.broker_retry_after
         self.ratings_since_refresh = fresh.ratings_since_refresh
         self.ratings_since_retrain_check = fresh.ratings_since_retrain_check

@@ -5,52 +5,53 @@ import torch
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from gnn.edge import registry
-from gnn.edge.engine import build_engine
-from gnn.edge.snapshot import load_snapshot
+from gnn.bridge import registry
+from gnn.bridge.engine import build_engine
+from gnn.bridge.snapshot import load_snapshot
 from gnn.ml.network import Config
 from gnn.ml.training import train
 from gnn.models import ModelVersion, TrainingRun
-from tests.conftest import train_quickly
+from tests.conftest import serving, train_quickly
 
 
 def test_training_on_the_fixtures_publishes_a_loadable_version_with_metrics(trained):
     loaded = registry.load_version(settings.MODELS_DIR, trained)
-    metrics = loaded.metadata["metrics"]
+    meta = loaded.metadata
+    metrics = meta.metrics
 
     for protocol in ("warm", "cold", "first_5"):
         assert set(metrics[protocol]["model"]) >= {"precision_at_10", "ndcg_at_10", "recall_at_10"}
         assert "popularity" in metrics[protocol] and "bias" in metrics[protocol]
     assert 0 < metrics["warm"]["model"]["rmse"] < 2
     assert "group_popularity" in metrics["cold"]
-    assert loaded.metadata["data"] == {
-        "users": 40,
-        "movies": 60,
-        "ratings": 736,
-        "training_ratings": loaded.metadata["data"]["training_ratings"],
-    }
-    assert loaded.metadata["hyperparameters"]["dim"] == 64
+    assert (meta.data.users, meta.data.movies, meta.data.ratings) == (40, 60, 736)
+    assert 0 < meta.data.training_ratings < 736
+    assert meta.hyperparameters["dim"] == 64
     # The training curve: the validation figures of each check (here the last step's).
-    curve = loaded.metadata["history"]
+    curve = meta.history
     assert curve[-1]["step"] == 30 and 0 <= curve[-1]["ndcg_at_10"] <= 1
-    assert loaded.metadata["best_step"] in {check["step"] for check in curve}
+    assert meta.best_step in {check["step"] for check in curve}
     run = TrainingRun.objects.get()
-    assert (run.status, run.version, run.trigger) == ("succeeded", trained, "command")
-    assert ModelVersion.objects.filter(version=trained).exists()
+    assert (run.status, run.published.version, run.trigger) == ("succeeded", trained, "command")
+    # Its row is written with its files: the database's one copy of its figures.
+    row = ModelVersion.objects.get(version=trained)
+    assert row.metrics == metrics and row.training_run == run
+    assert (row.created_at, row.snapshot_at) == (meta.created_at, meta.snapshot_at)
+    assert row.data == meta.data.as_json() and row.removed_at is None
     engine = build_engine(settings.MODELS_DIR, trained)
     assert len(engine.movie_ids) == 60
 
 
 def test_no_activate_publishes_without_serving(trained):
     train_quickly(no_activate=True)
-    assert registry.current_version(settings.MODELS_DIR) == trained
+    assert serving() == trained
     assert len(registry.list_versions(settings.MODELS_DIR)) == 2
 
 
 def test_training_without_enough_data_fails_clearly_and_serves_nothing(db):
     with pytest.raises(CommandError, match="not enough data to train"):
         call_command("train_model", epochs=5, verbosity=0)
-    assert registry.current_version(settings.MODELS_DIR) is None
+    assert serving() is None
     assert TrainingRun.objects.get().status == "failed"
 
 

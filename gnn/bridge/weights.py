@@ -1,7 +1,7 @@
 """A version's weights (model.pt): the torch side of the registry.
 
 Only the processes that train, evaluate or refresh read them; web processes
-serve from the version's serving arrays (gnn.edge.registry) and never import
+serve from the version's serving arrays (gnn.bridge.registry) and never import
 this module.
 """
 
@@ -12,10 +12,9 @@ from pathlib import Path
 
 import torch
 
-from gnn.edge import registry
+from gnn.bridge import registry
 from gnn.ml.features import Preprocessor
-from gnn.ml.network import Recommender
-from gnn.ml.training import load_model
+from gnn.ml.network import Config, Recommender
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,24 @@ def load_trained(root: Path, version: str) -> TrainedVersion:
     loaded, state_dict = load_state_dict(root, version)
     try:
         preprocessor = Preprocessor(loaded.preprocessor)
-        model = load_model(state_dict, preprocessor, loaded.metadata)
+        model = load_model(state_dict, preprocessor, loaded.metadata.hyperparameters)
     except (KeyError, TypeError, ValueError) as exc:
         raise registry.ModelVersionError(f"version {version} is incompatible: {exc}") from None
     return TrainedVersion(loaded, preprocessor, model)
+
+
+def load_model(state_dict: dict, preprocessor: Preprocessor, hyperparameters: dict) -> Recommender:
+    """Rebuild a published model; raises ValueError when it does not fit."""
+    model = Recommender(
+        preprocessor.n_user_features,
+        preprocessor.n_movie_features,
+        preprocessor.n_known_movies,
+        0.0,
+        Config.from_dict(hyperparameters),
+    )
+    try:
+        model.load_state_dict(state_dict, strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"the weights do not fit this model: {exc}") from None
+    model.eval()
+    return model

@@ -1,6 +1,6 @@
 """One served model version with everything a request needs, loaded once.
 
-Built by gnn.edge.serving on first use and on a swap: read the version's
+Built by gnn.bridge.serving on first use and on a swap: read the version's
 latest serving arrays (gnn.ml.arrays; computed by the process that trained or
 refreshed it) and the visible catalogue. No rating is read and no graph pass
 runs here, and neither torch nor PyTorch Geometric is imported: a request
@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from catalog.models import Movie
-from gnn.edge import registry
-from gnn.edge.snapshot import catalogue_stamp, user_table
+from gnn.bridge import registry
+from gnn.bridge.metadata import RefreshInfo, VersionMetadata
+from gnn.bridge.snapshot import catalogue_stamp, user_table
 from gnn.ml.arrays import ServingArrays, prior_keys, unit_rows
 from gnn.ml.features import Preprocessor
 from gnn.ml.onboarding import Chooser, Member
@@ -32,15 +33,15 @@ LIKED = 4  # "because you rated X" only points at movies the member liked
 @dataclass(frozen=True)
 class Engine:
     version: str
-    metadata: dict
+    metadata: VersionMetadata
     refresh: str  # the serving arrays' refresh stamp
-    refresh_info: dict  # what serving.json says about it
+    refresh_info: RefreshInfo  # what serving.json says about it
     preprocessor: Preprocessor
     arrays: ServingArrays
     movie_ids: np.ndarray  # row -> Movie pk
     movie_row: dict[int, int]  # Movie pk -> row
     unit_embeddings: np.ndarray  # final movie embeddings, L2-normalised
-    catalogue_stamp: str  # see gnn.edge.snapshot.catalogue_stamp
+    catalogue_stamp: str  # see gnn.bridge.snapshot.catalogue_stamp
     built_seconds: float
     # The visible catalogue (genres prefetched), so that a cached list is
     # served without touching the database. Read-only: every request shares

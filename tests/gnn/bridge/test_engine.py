@@ -9,9 +9,9 @@ import torch
 from django.conf import settings
 
 from accounts.models import User
-from gnn.edge import weights
-from gnn.edge.engine import build_engine
-from gnn.edge.snapshot import load_snapshot
+from gnn.bridge import weights
+from gnn.bridge.engine import build_engine
+from gnn.bridge.snapshot import load_snapshot
 from gnn.ml.data import Users
 from gnn.ml.features import Preprocessor
 from gnn.ml.graph import build_graph

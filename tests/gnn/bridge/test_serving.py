@@ -7,8 +7,8 @@ import time
 from django.conf import settings
 
 from catalog.models import Genre, Movie
-from gnn.edge import registry
-from gnn.edge.serving import get_service
+from gnn.bridge import registry
+from gnn.bridge.serving import get_service
 from gnn.selectors import (
     recommendations_for,
 )
@@ -36,13 +36,13 @@ def fresh(user):
 def test_a_movie_added_by_a_curator_after_training_is_recommendable_after_a_refresh(
     trained_committed, member, instant_checks
 ):
-    from gnn.runs import serving_refresh
+    from gnn.runs import refresh_serving
 
     recommendations_for(user=member)
     movie = Movie.objects.create(title="A Brand New Film", year=1998)
     movie.genres.add(Genre.objects.get(name="Drama"))
     # What the refresh worker's periodic check does: the catalogue changed.
-    assert serving_refresh() is not None
+    assert refresh_serving() is not None
 
     def recommended_now():
         get_service().wait_for_reload()
@@ -122,9 +122,9 @@ def test_a_genre_added_by_a_curator_is_served_and_then_learned(
     tagged.genres.add(anime)
     fresh_film = Movie.objects.create(title="An Anime Film", year=1998)
     fresh_film.genres.add(anime)
-    from gnn.runs import serving_refresh
+    from gnn.runs import refresh_serving
 
-    assert serving_refresh() is not None  # the periodic check sees the catalogue change
+    assert refresh_serving() is not None  # the periodic check sees the catalogue change
 
     # The served version does not know the genre: it ignores it, and serves.
     def served_with_the_new_film():

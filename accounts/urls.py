@@ -11,15 +11,13 @@ login = limited(LOGIN)(
 
 app_name = "accounts"
 
+# The member's pages that show other apps' data too (profile, history, the data
+# download, a new token) join this namespace in recommender.urls.
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("profile/", views.profile, name="profile"),
-    path("history/", views.history, name="history"),
     path("password/", views.PasswordChange.as_view(), name="password_change"),
-    path("data.json", views.data_download, name="data_download"),
     path("delete/", views.account_delete, name="delete"),
-    path("tokens/new/", views.token_create, name="token_create"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
 ]

@@ -66,12 +66,12 @@ def main() -> None:
         rated = Rating.objects.filter(user=user).count()
         for label, clear in (("cache cold", True), ("cache warm", False)):
             samples = []
-            selectors.recommendations_for(user=user, n=10)
+            selectors.recommendations_for(user=user, query=selectors.ListQuery(n=10))
             for _ in range(args.repeat):
                 if clear:
                     cache.clear()
                 t = time.perf_counter()
-                selectors.recommendations_for(user=user, n=10)
+                selectors.recommendations_for(user=user, query=selectors.ListQuery(n=10))
                 samples.append(time.perf_counter() - t)
             name = f"user with {rated} ratings, {label}"
             print(f"{name:38s} {percentiles(samples)}")

@@ -70,7 +70,7 @@ from accounts.models import User
 from gnn import selectors
 started = time.perf_counter()
 member = User.objects.filter(ratings__isnull=False).order_by("pk").first()
-selectors.recommendations_for(user=member, n=10)
+selectors.recommendations_for(user=member, query=selectors.ListQuery(n=10))
 first = time.perf_counter() - started
 ids = list(User.objects.filter(ratings__isnull=False).distinct().values_list("pk", flat=True))
 random.Random(0).shuffle(ids)
@@ -79,7 +79,7 @@ for pk in ids[:200]:
     user = User.objects.get(pk=pk)
     cache.clear()
     t = time.perf_counter()
-    selectors.recommendations_for(user=user, n=10)
+    selectors.recommendations_for(user=user, query=selectors.ListQuery(n=10))
     samples.append(time.perf_counter() - t)
 ms = np.array(samples) * 1000
 pss = 0.0

@@ -6,8 +6,8 @@ Celery task it enqueued, can be found together. The id comes from the
 client's ``X-Request-ID`` when it is sane, is generated otherwise, and is
 returned in the response's ``X-Request-ID``.
 
-Loggers, one per stream the design names: ``recommender.web`` (one line per
-request), ``gnn.inference`` (serving, swaps) and ``gnn.training`` (runs).
+Loggers, one per stream an operator follows: ``recommender.web`` (one line
+per request), ``gnn.inference`` (serving, swaps) and ``gnn.training`` (runs).
 """
 
 from __future__ import annotations

@@ -9,11 +9,11 @@ from core.api import AUTH_ERRORS, READ_ERRORS, ApiError, Id, Message
 from gnn.selectors import (
     RecommendationError,
     Recommendations,
-    refresh_recommendations,
+    list_query,
     rendered_recommendations,
     served_model,
-    shelf,
 )
+from gnn.services import recommendations_refresh
 
 router = Router(tags=["recommendations"])
 
@@ -70,12 +70,9 @@ def recommendations(
     filter the whole scored catalogue, so a rare genre still fills the list."""
     user = visible_user(request, user_id)
     try:
+        query = list_query(n=n, genre=genre, decade=decade, exclude_rated=exclude_rated)
         body = rendered_recommendations(
-            user=user,
-            n=n,
-            exclude_rated=exclude_rated,
-            on=shelf(genre=genre, decade=decade),
-            render=lambda result: _recommendation_json(user.pk, result),
+            user=user, query=query, render=lambda result: _recommendation_json(user.pk, result)
         )
     except RecommendationError as exc:
         raise ApiError.invalid(exc.field, exc.message, where="query") from None
@@ -110,7 +107,7 @@ def _recommendation_json(user_id: int, result: Recommendations) -> bytes:
 )
 def refresh(request, user_id: Id):
     """Drop the member's cached recommendations; the next request recomputes them."""
-    refresh_recommendations(user=visible_user(request, user_id))
+    recommendations_refresh(user=visible_user(request, user_id))
     return {"detail": "Recommendations will be recomputed on the next request."}
 
 

@@ -73,7 +73,8 @@ class Recommendations:
 @dataclass(frozen=True)
 class Shelf:
     """What a list is filtered to: a genre (its slug) and a decade (its first
-    year), each optional. Build it with ``shelf``, which checks both."""
+    year), each optional. Build it from a request with ``list_query``, which
+    checks both."""
 
     genre: str | None = None
     decade: int | None = None
@@ -87,11 +88,32 @@ ANY = Shelf()
 DECADES = range(1900, 2100, 10)
 
 
-def shelf(*, genre=None, decade=None) -> Shelf:
-    """A checked filter; RecommendationError names what is wrong."""
+@dataclass(frozen=True)
+class ListQuery:
+    """Which list is asked for: its length, its shelf, and whether the
+    member's rated movies are left out. Its length is checked here, once;
+    selectors trust it."""
+
+    n: int = 10
+    on: Shelf = ANY
+    exclude_rated: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.n, bool) or not isinstance(self.n, int) or not 1 <= self.n <= MAX_N:
+            raise RecommendationError("n", f"n must be a whole number from 1 to {MAX_N}.")
+
+    @property
+    def key(self) -> str:
+        """Names the list (not its length): lists of any length share it."""
+        key = str(int(self.exclude_rated))
+        return f"{key}:{self.on.key}" if self.on.key else key
+
+
+def list_query(*, n=10, genre=None, decade=None, exclude_rated: bool = True) -> ListQuery:
+    """A request's list parameters, checked; RecommendationError names what is wrong."""
     if genre in (None, ""):
         genre = None
-    elif not isinstance(genre, str) or genre not in genre_names():
+    elif not isinstance(genre, str) or genre not in _genre_names(_engine()):
         raise RecommendationError("genre", "There is no such genre.")
     if decade in (None, ""):
         decade = None
@@ -102,47 +124,55 @@ def shelf(*, genre=None, decade=None) -> Shelf:
             decade = None
         if decade not in DECADES:
             raise RecommendationError("decade", "A decade is its first year: 1900, 1910, ... 2090.")
-    return Shelf(genre, decade)
+    return ListQuery(n=n, on=Shelf(genre, decade), exclude_rated=exclude_rated)
 
 
-def genre_names() -> dict[str, str]:
-    """Every genre's slug and name, in catalogue order; no query while a model serves."""
-    engine = get_service().engine()
+@dataclass(frozen=True)
+class CatalogueFilters:
+    genres: dict[str, str]  # every genre's slug and name, in catalogue order
+    decades: list[int]  # the decades the catalogue has movies of
+
+
+def catalogue_filters() -> CatalogueFilters:
+    """What a list can be filtered by; no query while a model serves."""
+    return _catalogue_filters(_engine())
+
+
+def _catalogue_filters(engine: Engine | None) -> CatalogueFilters:
+    if engine is not None:
+        return CatalogueFilters(engine.shelves.genre_names, engine.shelves.decade_list())
+    years = Movie.objects.visible().exclude(year=None).values_list("year", flat=True).distinct()
+    return CatalogueFilters(_genre_names(None), sorted({year // 10 * 10 for year in years}))
+
+
+def _genre_names(engine: Engine | None) -> dict[str, str]:
     if engine is not None:
         return engine.shelves.genre_names
     return dict(Genre.objects.order_by("position").values_list("slug", "name"))
 
 
-def decades_shown() -> list[int]:
-    """The decades the catalogue has movies of."""
-    engine = get_service().engine()
-    if engine is not None:
-        return engine.shelves.decade_list()
-    years = Movie.objects.visible().exclude(year=None).values_list("year", flat=True).distinct()
-    return sorted({year // 10 * 10 for year in years})
+def _engine() -> Engine | None:
+    return get_service().engine()
 
 
-def recommendations_for(
-    *, user, n: int = 10, exclude_rated: bool = True, on: Shelf = ANY
-) -> Recommendations:
-    """Top ``n`` movies for a member (cold or warm: the same path), of the
-    shelf ``on`` only when it names a genre or decade."""
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
-        raise RecommendationError("n", f"n must be a whole number from 1 to {MAX_N}.")
+TOP_10 = ListQuery()
+
+
+def recommendations_for(*, user, query: ListQuery = TOP_10) -> Recommendations:
+    """Top ``query.n`` movies for a member (cold or warm: the same path), of
+    the query's shelf only when it names a genre or decade."""
     started = time.perf_counter()
-    result = _recommendations(user, n, exclude_rated, on)
+    result = _recommendations(user, _engine(), query)
     metrics.observe_recommendation(result.cached, time.perf_counter() - started)
     return result
 
 
-def _recommendations(user, n: int, exclude_rated: bool, on: Shelf) -> Recommendations:
-    engine = get_service().engine()
-    version = engine.version if engine else None
-    key = _cache_key(user, engine, exclude_rated, on)
+def _recommendations(user, engine: Engine | None, query: ListQuery) -> Recommendations:
+    key = _cache_key(user, engine, query)
     entry = cache.get(key)
     cached = entry is not None
     if entry is None:
-        entry = _compute(user, engine, exclude_rated, on)
+        entry = _compute(user, engine, query)
         cache.set(key, entry, _CACHE_SECONDS)
     rows, rating_count = entry["rows"], entry["rating_count"]
     if engine is not None:
@@ -159,12 +189,12 @@ def _recommendations(user, n: int, exclude_rated: bool, on: Shelf) -> Recommenda
         because = movies.get(because_id) if because_id else None
         # The engine's Movie objects are shared by every request: read-only.
         items.append(Recommendation(movie, score, predicted, because))
-        if len(items) == n:
+        if len(items) == query.n:
             break
     return Recommendations(
         items=items,
         source="model" if engine else "popularity",
-        model_version=version,
+        model_version=engine.version if engine else None,
         rating_count=rating_count,
         cached=cached,
     )
@@ -173,24 +203,24 @@ def _recommendations(user, n: int, exclude_rated: bool, on: Shelf) -> Recommenda
 def rendered_recommendations(
     *,
     user,
-    n: int = 10,
-    exclude_rated: bool = True,
-    on: Shelf = ANY,
+    query: ListQuery = TOP_10,
     render: Callable[[Recommendations], bytes],
+    kind: str = "json",
 ) -> bytes:
     """``render(recommendations_for(...))``, kept under the list's own cache key
-    (so it goes when the list would): a repeated request costs one cache read
-    instead of rebuilding and rendering the answer. What is kept is rendered as
-    a cache hit reports itself (``cached=True``)."""
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
-        raise RecommendationError("n", f"n must be a whole number from 1 to {MAX_N}.")
-    engine = get_service().engine()
+    and ``kind`` (what the rendering is: the API's JSON, the panel's HTML), so
+    it goes when the list would: a repeated request costs one cache read
+    instead of rebuilding and rendering the answer. What is kept is rendered
+    as a cache hit reports itself (``cached=True``)."""
+    started = time.perf_counter()
+    engine = _engine()
     if engine is None:
         # Popularity lists drop hidden movies at read time, by a query; their
         # key does not name the catalogue, so their answers are not kept.
-        return render(recommendations_for(user=user, n=n, exclude_rated=exclude_rated, on=on))
-    started = time.perf_counter()
-    key = _answer_key(_cache_key(user, engine, exclude_rated, on), n)
+        result = _recommendations(user, engine, query)
+        metrics.observe_recommendation(result.cached, time.perf_counter() - started)
+        return render(result)
+    key = f"{_cache_key(user, engine, query)}:{kind}:{query.n}"
     body = process_state.recent_answers.get(key)
     if body is None:
         body = cache.get(key)
@@ -199,43 +229,27 @@ def rendered_recommendations(
     if body is not None:
         metrics.observe_recommendation(True, time.perf_counter() - started)
         return body
-    result = recommendations_for(user=user, n=n, exclude_rated=exclude_rated, on=on)
+    result = _recommendations(user, engine, query)
+    metrics.observe_recommendation(result.cached, time.perf_counter() - started)
     kept = render(replace(result, cached=True))
     cache.set(key, kept, _CACHE_SECONDS)
     process_state.recent_answers.put(key, kept)
     return render(result)
 
 
-def served_key() -> str:
-    """Names what recommendations are computed from right now (the version and
-    catalogue it saw, or popularity): part of any cache key built on them."""
-    engine = get_service().engine()
-    return engine.cache_key if engine else "popularity"
+SIMILAR = 6
 
 
-def refresh_recommendations(*, user, on: Shelf = ANY) -> None:
-    """Drop the member's cached lists (unfiltered, and of ``on``) so the next
-    call recomputes them."""
-    engine = get_service().engine()
-    shelves = {ANY, on}
-    lists = [_cache_key(user, engine, flag, where) for flag in (True, False) for where in shelves]
-    answers = [_answer_key(key, n) for key in lists for n in range(1, MAX_N + 1)]
-    cache.delete_many(lists + answers)
-    process_state.recent_answers.discard(answers)
-
-
-def movies_similar_to(*, movie: Movie, n: int = 6) -> list[Movie]:
-    """Movies close to this one in the model's movie embeddings.
+def movies_similar_to(*, movie: Movie) -> list[Movie]:
+    """The SIMILAR movies closest to this one in the model's movie embeddings.
 
     Without a model: visible movies sharing the most genres, popular first.
     """
-    if not 1 <= n <= MAX_N:
-        raise RecommendationError("n", f"n must be a whole number from 1 to {MAX_N}.")
-    engine = get_service().engine()
+    engine = _engine()
     if engine is not None:
-        ids = engine.similar(movie.pk, n + 10)
+        ids = engine.similar(movie.pk, SIMILAR + 10)
         movies = _movies_by_id(ids)
-        return [movies[i] for i in ids if i in movies and i != movie.pk][:n]
+        return [movies[i] for i in ids if i in movies and i != movie.pk][:SIMILAR]
     genre_ids = list(movie.genres.values_list("pk", flat=True))
     return list(
         Movie.objects.visible()
@@ -243,7 +257,7 @@ def movies_similar_to(*, movie: Movie, n: int = 6) -> list[Movie]:
         .exclude(pk=movie.pk)
         .distinct()
         .order_by("-liked_count", "title")
-        .prefetch_related("genres")[:n]
+        .prefetch_related("genres")[:SIMILAR]
     )
 
 
@@ -255,21 +269,19 @@ class ServedModel:
 
 
 def served_model() -> ServedModel | None:
-    engine = get_service().engine()
+    engine = _engine()
     return ServedModel(engine.version, engine.metadata, engine.refresh_info) if engine else None
 
 
 # --- Internals ------------------------------------------------------------
 
 
-def _cache_key(user, engine: Engine | None, exclude_rated: bool, on: Shelf = ANY) -> str:
+def _cache_key(user, engine: Engine | None, query: ListQuery) -> str:
+    """Names everything a list is computed from: the served version, its
+    refresh and catalogue (or popularity), the member's taste version, the
+    query. A rating moves the taste version, so the key never needs deleting."""
     served = engine.cache_key if engine else "popularity"
-    key = f"recs:{served}:{user.pk}:{user.taste_version}:{int(exclude_rated)}"
-    return f"{key}:{on.key}" if on.key else key
-
-
-def _answer_key(list_key: str, n: int) -> str:
-    return f"{list_key}:answer:{n}"
+    return f"recs:{served}:{user.pk}:{user.taste_version}:{query.key}"
 
 
 def _movies_by_id(ids) -> dict[int, Movie]:
@@ -279,12 +291,13 @@ def _movies_by_id(ids) -> dict[int, Movie]:
     }
 
 
-def _compute(user, engine: Engine | None, exclude_rated: bool, on: Shelf = ANY) -> dict:
+def _compute(user, engine: Engine | None, query: ListQuery) -> dict:
     rated = ratings_of_user(user=user)
     # Dismissed, and already chosen (on the watchlist): never recommended.
     excluded = dismissed_movie_ids(user=user) | watchlist_movie_ids(user=user)
-    if exclude_rated:
+    if query.exclude_rated:
         excluded.update(movie_id for movie_id, _ in rated)
+    on = query.on
     if engine is None:
         return {"rows": _popular_rows(excluded, on), "rating_count": len(rated)}
     rows = engine.recommend(
@@ -321,7 +334,7 @@ def movies_to_ask(*, user, keep=(), n: int = ONBOARDING_PAGE) -> list[Movie]:
     Without a model: the most liked movies."""
     rated = ratings_of_user(user=user)
     blocked = {m for m, _ in rated} | dismissed_movie_ids(user=user) | not_seen_movie_ids(user=user)
-    engine = get_service().engine()
+    engine = _engine()
     kept_ids = list(dict.fromkeys(m for m in keep if m not in blocked))[:n]
     known = engine.movies if engine else _movies_by_id(kept_ids)
     kept = [known[m] for m in kept_ids if m in known]

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.services import user_taste_changed
 from core.observability import current_request_id
 from gnn.bridge import registry
 from gnn.bridge.state import process_state
@@ -169,6 +170,16 @@ def _send(run_id: int) -> bool:
         return False
     TrainingRun.objects.filter(pk=run_id, sent_at=None).update(sent_at=timezone.now())
     return True
+
+
+# --- A member's lists ------------------------------------------------------
+
+
+def recommendations_refresh(*, user) -> None:
+    """Recompute the member's lists at their next request: their taste version
+    moves, and every cached list and answer is keyed by it."""
+    user_taste_changed(user_id=user.pk)
+    user.taste_version += 1
 
 
 # --- Refreshing the serving arrays ------------------------------------------

@@ -24,7 +24,10 @@ class RatingOut(Schema):
     movie_id: int
     movie_title: str
     value: int
-    rating: int = Field(description="The same as value: the original design's name for it.")
+    rating: int = Field(
+        description="The same as value, under the name the first API clients were written "
+        "against (kept so they keep working)."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -47,7 +50,8 @@ def rating_out(rating) -> dict:
 
 
 class RatingChange(Schema):
-    """The stars as ``value``, or as ``rating`` (the original design's name)."""
+    """The stars as ``value``, or as ``rating`` (the name the first API clients
+    were written against; both are accepted, and must agree when both are sent)."""
 
     value: Stars | None = None
     rating: Stars | None = None

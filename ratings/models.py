@@ -36,14 +36,31 @@ class Rating(models.Model):
         return f"{self.user} rated {self.movie}: {self.value}"
 
 
-class Dismissal(models.Model):
+class MemberMark(models.Model):
+    """A member's mark on a movie, made at a moment: at most one per (member,
+    movie). The three tables below share this shape and keep their own
+    meaning; ratings.services marks and unmarks with one helper."""
+
+    movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    # How the mark reads in a sentence: "<member> <says> <movie>".
+    says = ""
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return f"{self.user} {self.says} {self.movie}"
+
+
+class Dismissal(MemberMark):
     """A member said "not interested": never recommend this movie to them."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dismissals"
     )
-    movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
+    says = "is not interested in"
 
     class Meta:
         constraints = [
@@ -52,19 +69,15 @@ class Dismissal(models.Model):
             ),
         ]
 
-    def __str__(self):
-        return f"{self.user} is not interested in {self.movie}"
 
-
-class NotSeen(models.Model):
+class NotSeen(MemberMark):
     """A member answered "haven't seen it" when asked to rate a movie: it is not
     asked again. Not a dislike: it leaves recommendations alone."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="not_seen"
     )
-    movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
+    says = "has not seen"
 
     class Meta:
         verbose_name = "“haven't seen it” answer"
@@ -74,25 +87,18 @@ class NotSeen(models.Model):
             ),
         ]
 
-    def __str__(self):
-        return f"{self.user} has not seen {self.movie}"
 
-
-class WatchlistItem(models.Model):
+class WatchlistItem(MemberMark):
     """A member wants to watch this movie: it is left out of their
     recommendations (already chosen) and leaves the list when they rate it."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watchlist"
     )
-    movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
+    says = "wants to watch"
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "movie"], name="one_watchlist_item_per_pair"),
         ]
         indexes = [models.Index(fields=["user", "-created_at"], name="watchlist_user_recent_idx")]
-
-    def __str__(self):
-        return f"{self.user} wants to watch {self.movie}"

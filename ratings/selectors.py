@@ -4,7 +4,7 @@ import numpy as np
 from django.core.cache import cache
 from django.db.models import Avg, Count, Q, QuerySet
 
-from ratings.models import Dismissal, NotSeen, Rating, WatchlistItem
+from ratings.models import Dismissal, MemberMark, NotSeen, Rating, WatchlistItem
 
 
 def ratings_of_movies(*, user, movie_ids) -> dict[int, int]:
@@ -36,8 +36,18 @@ def ratings_of_user(*, user) -> list[tuple[int, int]]:
     return list(Rating.objects.filter(user=user).values_list("movie_id", "value"))
 
 
+def _marked_ids(model: type[MemberMark], user, movie_ids=None) -> set[int]:
+    """The movies the member marked so (of ``movie_ids`` only, if given)."""
+    if not user.is_authenticated:
+        return set()
+    marks = model.objects.filter(user=user)
+    if movie_ids is not None:
+        marks = marks.filter(movie_id__in=list(movie_ids))
+    return set(marks.values_list("movie_id", flat=True))
+
+
 def dismissed_movie_ids(*, user) -> set[int]:
-    return set(Dismissal.objects.filter(user=user).values_list("movie_id", flat=True))
+    return _marked_ids(Dismissal, user)
 
 
 def ratings_written_since(*, since: datetime | None, limit: int | None = None) -> int:
@@ -59,7 +69,7 @@ def rating_rows_in_time_order() -> np.ndarray:
 
 
 def not_seen_movie_ids(*, user) -> set[int]:
-    return set(NotSeen.objects.filter(user=user).values_list("movie_id", flat=True))
+    return _marked_ids(NotSeen, user)
 
 
 def watchlist_of(*, user) -> QuerySet[WatchlistItem]:
@@ -74,12 +84,7 @@ def watchlist_of(*, user) -> QuerySet[WatchlistItem]:
 
 def watchlist_movie_ids(*, user, movie_ids=None) -> set[int]:
     """The movies on the member's watchlist (of ``movie_ids`` only, if given)."""
-    if not user.is_authenticated:
-        return set()
-    items = WatchlistItem.objects.filter(user=user)
-    if movie_ids is not None:
-        items = items.filter(movie_id__in=list(movie_ids))
-    return set(items.values_list("movie_id", flat=True))
+    return _marked_ids(WatchlistItem, user, movie_ids)
 
 
 def member_ratings_data(*, user) -> dict[str, list[dict]]:
@@ -92,24 +97,19 @@ def member_ratings_data(*, user) -> dict[str, list[dict]]:
     def stamp(moment) -> str:
         return moment.isoformat()
 
+    def marks(model: type[MemberMark]) -> list[dict]:
+        rows = model.objects.filter(user=user).select_related("movie").order_by("pk")
+        return [{**movie(m), "created_at": stamp(m.created_at)} for m in rows]
+
     return {
         "ratings": [
             {**movie(r), "value": r.value, "created_at": stamp(r.created_at),
              "updated_at": stamp(r.updated_at)}
             for r in Rating.objects.filter(user=user).select_related("movie").order_by("pk")
         ],
-        "dismissals": [
-            {**movie(d), "created_at": stamp(d.created_at)}
-            for d in Dismissal.objects.filter(user=user).select_related("movie").order_by("pk")
-        ],
-        "watchlist": [
-            {**movie(w), "created_at": stamp(w.created_at)}
-            for w in WatchlistItem.objects.filter(user=user).select_related("movie").order_by("pk")
-        ],
-        "not_seen": [
-            {**movie(n), "created_at": stamp(n.created_at)}
-            for n in NotSeen.objects.filter(user=user).select_related("movie").order_by("pk")
-        ],
+        "dismissals": marks(Dismissal),
+        "watchlist": marks(WatchlistItem),
+        "not_seen": marks(NotSeen),
     }  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from accounts.services import user_taste_changed
 from catalog.models import Movie
 from core import metrics
 from core.errors import FieldError
-from ratings.models import Dismissal, NotSeen, Rating, WatchlistItem
+from ratings.models import Dismissal, MemberMark, NotSeen, Rating, WatchlistItem
 from ratings.signals import rating_committed
 
 
@@ -188,20 +188,32 @@ def ratings_of_deleted_movie_prepare(*, movie_id: int) -> list[int]:
     return sorted(set(raters) | set(dismissers))
 
 
-def dismissal_add(*, user, movie: Movie) -> Dismissal:
+def _mark(model: type[MemberMark], *, user, movie: Movie, taste: bool) -> MemberMark:
+    """The member's mark of ``model`` on the movie, made once. ``taste``: the
+    mark changes what they are recommended, so their taste version moves
+    (and their cached lists go) when it is new."""
     with transaction.atomic():
-        dismissal, created = Dismissal.objects.get_or_create(user=user, movie=movie)
-        if created:
+        mark, created = model.objects.get_or_create(user=user, movie=movie)
+        if created and taste:
             user_taste_changed(user_id=user.pk)
-    return dismissal
+    return mark
+
+
+def _unmark(model: type[MemberMark], *, user, movie: Movie, taste: bool) -> bool:
+    """Take the mark back; whether there was one."""
+    with transaction.atomic():
+        deleted, _ = model.objects.filter(user=user, movie=movie).delete()
+        if deleted and taste:
+            user_taste_changed(user_id=user.pk)
+    return bool(deleted)
+
+
+def dismissal_add(*, user, movie: Movie) -> Dismissal:
+    return _mark(Dismissal, user=user, movie=movie, taste=True)
 
 
 def dismissal_remove(*, user, movie: Movie) -> bool:
-    with transaction.atomic():
-        deleted, _ = Dismissal.objects.filter(user=user, movie=movie).delete()
-        if deleted:
-            user_taste_changed(user_id=user.pk)
-    return bool(deleted)
+    return _unmark(Dismissal, user=user, movie=movie, taste=True)
 
 
 def watchlist_add(*, user, movie: Movie) -> WatchlistItem:
@@ -209,26 +221,17 @@ def watchlist_add(*, user, movie: Movie) -> WatchlistItem:
     recommendations (their taste version moves, so cached lists go)."""
     if not movie.is_visible:
         raise RatingError("movie", "There is no such movie.")
-    with transaction.atomic():
-        item, created = WatchlistItem.objects.get_or_create(user=user, movie=movie)
-        if created:
-            user_taste_changed(user_id=user.pk)
-    return item
+    return _mark(WatchlistItem, user=user, movie=movie, taste=True)
 
 
 def watchlist_remove(*, user, movie: Movie) -> bool:
-    with transaction.atomic():
-        deleted, _ = WatchlistItem.objects.filter(user=user, movie=movie).delete()
-        if deleted:
-            user_taste_changed(user_id=user.pk)
-    return bool(deleted)
+    return _unmark(WatchlistItem, user=user, movie=movie, taste=True)
 
 
 def not_seen_add(*, user, movie: Movie) -> NotSeen:
     """The member has not seen this movie: it is not asked again. Their taste
     version stays: recommendations do not read these answers."""
-    answer, _ = NotSeen.objects.get_or_create(user=user, movie=movie)
-    return answer
+    return _mark(NotSeen, user=user, movie=movie, taste=False)
 
 
 def ratings_import_movielens(

@@ -1,10 +1,12 @@
-"""The star widget's endpoints, the history's remove button, "not interested"
-and the watchlist.
+"""The rating history, the star widget's endpoints, the history's remove
+button, "not interested" and the watchlist.
 
 Every write works as a plain form post (redirect back to ``next``) and as an
 htmx request (the widget re-rendered in place). A successful change sends the
 ``tasteChanged`` event, on which the recommendations panel reloads itself.
 """
+
+import functools
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,7 +22,7 @@ from catalog.models import Movie
 from core.ratelimit import RATINGS, limited
 from ratings import services
 from ratings.models import Rating
-from ratings.selectors import watchlist_of
+from ratings.selectors import rating_history, watchlist_of
 from ratings.services import RatingError
 
 TASTE_CHANGED = "tasteChanged"
@@ -62,13 +64,44 @@ def _widget(request, movie: Movie, *, value, error: str = "", saved: str = "", s
     return response
 
 
-@require_POST
-@limited(RATINGS)
-def rate(request, movie_id: int):
+def movie_write(*, visible_only: bool = True):
+    """What every write about one movie shares: POST only, counted against the
+    ratings limit, by a logged-in member (anyone else is sent to log in, from
+    htmx too), about a movie that exists (and is visible, unless the write
+    takes something back: undoing works on a hidden movie too). The view is
+    called with the movie instead of its id."""
+
+    def decorate(view):
+        @require_POST
+        @limited(RATINGS)
+        @functools.wraps(view)
+        def write(request, movie_id: int):
+            if not request.user.is_authenticated:
+                return _login_first(request)
+            movies = Movie.objects.visible() if visible_only else Movie.objects.all()
+            return view(request, get_object_or_404(movies, pk=movie_id))
+
+        return write
+
+    return decorate
+
+
+def done(request, fragment, *, message: str, fallback: str):
+    """The answer to a write that worked: htmx gets ``fragment()`` back, a
+    plain form post a message and the page it came from (``next``)."""
+    if request.htmx:
+        return fragment()
+    messages.success(request, message)
+    return redirect(_next_url(request, fallback))
+
+
+def _taste_changed(movie_id: int, response=None):
+    return trigger_client_event(response or HttpResponse(""), TASTE_CHANGED, {"movie": movie_id})
+
+
+@movie_write()
+def rate(request, movie: Movie):
     """Set (``value`` 1-5) or remove (``clear``) the member's rating of a movie."""
-    if not request.user.is_authenticated:
-        return _login_first(request)
-    movie = get_object_or_404(Movie.objects.visible(), pk=movie_id)
     fallback = reverse("catalog:detail", args=[movie.pk])
     try:
         if "clear" in request.POST:
@@ -80,17 +113,18 @@ def rate(request, movie_id: int):
             )
             value, saved = write.rating.value, "Saved"
     except RatingError as exc:
-        current = Rating.objects.filter(user=request.user, movie=movie).first()
         if request.htmx:
-            return _widget(
-                request, movie, value=current and current.value, error=exc.message, status=422
-            )
+            current = Rating.objects.filter(user=request.user, movie=movie).first()
+            value = current and current.value
+            return _widget(request, movie, value=value, error=exc.message, status=422)
         messages.error(request, exc.message)
         return redirect(_next_url(request, fallback))
-    if request.htmx:
-        return _widget(request, movie, value=value, saved=saved)
-    messages.success(request, f"{saved}: {movie.title}.")
-    return redirect(_next_url(request, fallback))
+    return done(
+        request,
+        lambda: _widget(request, movie, value=value, saved=saved),
+        message=f"{saved}: {movie.title}.",
+        fallback=fallback,
+    )
 
 
 @login_required
@@ -100,39 +134,48 @@ def rating_delete(request, rating_id: int):
     """Remove one of the member's ratings by id (the history page's button)."""
     rating = _get_rating_for_user(request.user, rating_id)
     services.rating_remove(user=request.user, movie=rating.movie)
-    if request.htmx:
-        response = HttpResponse("")
-        return trigger_client_event(response, TASTE_CHANGED, {"movie": rating.movie_id})
-    messages.success(request, f"Removed your rating of {rating.movie.title}.")
-    return redirect(_next_url(request, reverse("accounts:history")))
+    return done(
+        request,
+        lambda: _taste_changed(rating.movie_id),
+        message=f"Removed your rating of {rating.movie.title}.",
+        fallback=reverse("accounts:history"),
+    )
 
 
-@require_POST
-@limited(RATINGS)
-def dismiss(request, movie_id: int):
+@movie_write()
+def dismiss(request, movie: Movie):
     """Not interested: never recommend this movie to the member again (undo on profile)."""
-    if not request.user.is_authenticated:
-        return _login_first(request)
-    movie = get_object_or_404(Movie.objects.visible(), pk=movie_id)
     services.dismissal_add(user=request.user, movie=movie)
-    if request.htmx:
-        response = HttpResponse("")
-        return trigger_client_event(response, TASTE_CHANGED, {"movie": movie.pk})
-    messages.success(request, f"You will not be recommended {movie.title} again.")
-    return redirect(_next_url(request, reverse("home")))
+    return done(
+        request,
+        lambda: _taste_changed(movie.pk),
+        message=f"You will not be recommended {movie.title} again.",
+        fallback=reverse("home"),
+    )
+
+
+@movie_write(visible_only=False)
+def undismiss(request, movie: Movie):
+    if not services.dismissal_remove(user=request.user, movie=movie):
+        return HttpResponse("You had not dismissed this movie.", status=404)
+    return done(
+        request,
+        lambda: _taste_changed(movie.pk),
+        message=f"{movie.title} can be recommended again.",
+        fallback=reverse("accounts:profile"),
+    )
+
+
+HISTORY_PAGE_SIZE = 20
 
 
 @login_required
-@require_POST
-@limited(RATINGS)
-def undismiss(request, movie_id: int):
-    movie = get_object_or_404(Movie, pk=movie_id)
-    if not services.dismissal_remove(user=request.user, movie=movie):
-        return HttpResponse("You had not dismissed this movie.", status=404)
-    if request.htmx:
-        return trigger_client_event(HttpResponse(""), TASTE_CHANGED, {"movie": movie.pk})
-    messages.success(request, f"{movie.title} can be recommended again.")
-    return redirect(_next_url(request, reverse("accounts:profile")))
+def history(request):
+    page = Paginator(rating_history(user=request.user), HISTORY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    my_ratings = {rating.movie_id: rating.value for rating in page}
+    return render(request, "accounts/history.html", {"page": page, "my_ratings": my_ratings})
 
 
 WATCHLIST_PAGE_SIZE = 20
@@ -149,32 +192,28 @@ def watchlist(request):
 
 def _watch_button(request, movie: Movie, watching: bool):
     context = {"movie": movie, "watching": watching, "next_url": _next_url(request, "")}
-    response = render(request, "ratings/watch.html#watch-button", context)
-    return trigger_client_event(response, TASTE_CHANGED, {"movie": movie.pk})
+    return _taste_changed(movie.pk, render(request, "ratings/watch.html#watch-button", context))
 
 
-@require_POST
-@limited(RATINGS)
-def watch(request, movie_id: int):
+@movie_write()
+def watch(request, movie: Movie):
     """Want to watch: on the watchlist, out of the recommendations."""
-    if not request.user.is_authenticated:
-        return _login_first(request)
-    movie = get_object_or_404(Movie.objects.visible(), pk=movie_id)
     services.watchlist_add(user=request.user, movie=movie)
-    if request.htmx:
-        return _watch_button(request, movie, True)
-    messages.success(request, f"{movie.title} is on your watchlist.")
-    return redirect(_next_url(request, reverse("ratings:watchlist")))
+    return done(
+        request,
+        lambda: _watch_button(request, movie, True),
+        message=f"{movie.title} is on your watchlist.",
+        fallback=reverse("ratings:watchlist"),
+    )
 
 
-@login_required
-@require_POST
-@limited(RATINGS)
-def unwatch(request, movie_id: int):
-    movie = get_object_or_404(Movie, pk=movie_id)
+@movie_write(visible_only=False)
+def unwatch(request, movie: Movie):
     if not services.watchlist_remove(user=request.user, movie=movie):
         return HttpResponse("This movie is not on your watchlist.", status=404)
-    if request.htmx:
-        return _watch_button(request, movie, False)
-    messages.success(request, f"{movie.title} is off your watchlist.")
-    return redirect(_next_url(request, reverse("ratings:watchlist")))
+    return done(
+        request,
+        lambda: _watch_button(request, movie, False),
+        message=f"{movie.title} is off your watchlist.",
+        fallback=reverse("ratings:watchlist"),
+    )

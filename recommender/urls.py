@@ -1,20 +1,42 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from recommender import views
+from accounts import urls as accounts_urls
+from ratings import views as ratings_views
 from recommender.api import api
+from recommender.views import home, members, model, movies
+
+# Pages that compose several apps live in the root; they keep the URL names
+# of the app they are about ("catalog:detail", "accounts:profile").
+catalog_pages = (
+    [
+        path("", movies.movie_list, name="list"),
+        path("<int:movie_id>/", movies.movie_detail, name="detail"),
+    ],
+    "catalog",
+)
+account_pages = (
+    [
+        *accounts_urls.urlpatterns,
+        path("profile/", members.profile, name="profile"),
+        path("history/", ratings_views.history, name="history"),
+        path("data.json", members.data_download, name="data_download"),
+        path("tokens/new/", members.token_create, name="token_create"),
+    ],
+    accounts_urls.app_name,
+)
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("recommendations/", views.recommendations_panel, name="recommendations"),
-    path("welcome/", views.onboarding, name="onboarding"),
-    path("welcome/<int:movie_id>/", views.onboarding_answer, name="onboarding_answer"),
-    path("model/", views.model_page, name="model"),
-    path("metrics", views.metrics_view, name="metrics"),
-    path("ops/", views.ops_page, name="ops"),
-    path("movies/", include("catalog.urls")),
+    path("", home.home, name="home"),
+    path("recommendations/", home.recommendations_panel, name="recommendations"),
+    path("welcome/", home.onboarding, name="onboarding"),
+    path("welcome/<int:movie_id>/", home.onboarding_answer, name="onboarding_answer"),
+    path("model/", model.model_page, name="model"),
+    path("metrics", model.metrics_view, name="metrics"),
+    path("ops/", model.ops_page, name="ops"),
+    path("movies/", include(catalog_pages)),
     path("ratings/", include("ratings.urls")),
-    path("accounts/", include("accounts.urls")),
+    path("accounts/", include(account_pages)),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -119,59 +119,22 @@ def evaluate_new_users(
     given, test = reveal(held_ratings)
     n_held = len(held)
     counts = floors.rating_counts
-    cache = trained.cache()
-    zu, bu = embed_users(
-        trained.model,
-        cache,
-        torch.from_numpy(trained.preprocessor.user_features(held)),
-        torch.as_tensor(given.user),
-        torch.as_tensor(given.movie),
-        torch.as_tensor(given.value),
-    )
-    held_groups = evaluation.demographic_groups(held.age, held.gender)
-    keys = prior_keys(held.age, held.gender, trained.preprocessor.state["age_mean"])
-    t = torch.as_tensor
-    scores = batch_scores(cache, zu, t(given.user), t(given.movie), t(given.value), keys).numpy()
     exclude = evaluation.items_by_user(given.user, given.movie, n_held)
     relevant = evaluation.relevant_items(test.user, test.movie, test.value, n_held)
-    predictions = predicted_ratings(trained.model, cache, zu, bu)
-    predicted = predictions[torch.as_tensor(test.user), torch.as_tensor(test.movie)].numpy()
-    model = {
-        "rmse": round(evaluation.rmse(predicted, test.value), 4),
-        **_ranking(scores, exclude, relevant, counts),
-    }
+    held_groups = evaluation.demographic_groups(held.age, held.gender)
 
-    bias = floors.bias
-    given_by_user = evaluation.items_by_user(given.user, given.movie, n_held)
-    values_by_user = evaluation.items_by_user(given.user, given.value, n_held)
-    held_bias = np.array(
-        [bias.user_bias_from(given_by_user[u], values_by_user[u]) for u in range(n_held)]
-    )
-    bias_predicted = bias.mean + held_bias[test.user] + bias.item_bias[test.movie]
-    result = {
-        "model": model,
-        "popularity": _ranking(
-            _for_all(floors.popularity, n_held),
-            exclude,
-            relevant,
-            counts,
-        ),
-        "bias": {
-            "rmse": round(evaluation.rmse(bias_predicted, test.value), 4),
-            **_ranking(
-                _for_all(bias.item_bias, n_held),
-                exclude,
-                relevant,
-                counts,
-            ),
-        },
-        "group_popularity": _ranking(floors.group_scores(held_groups), exclude, relevant, counts),
-        "chosen": {"group_smoothing": floors.group_smoothing()},
-    }
+    scores, rmse = _model_on_new_members(trained, held, given, test)
     method_scores = {
         "model": scores,
         "popularity": _for_all(floors.popularity, n_held),
         "group_popularity": floors.group_scores(held_groups),
+    }
+    result = {
+        "model": {"rmse": rmse, **_ranking(scores, exclude, relevant, counts)},
+        "popularity": _ranking(method_scores["popularity"], exclude, relevant, counts),
+        "bias": _bias_on_new_members(floors, given, test, n_held, exclude, relevant),
+        "group_popularity": _ranking(method_scores["group_popularity"], exclude, relevant, counts),
+        "chosen": {"group_smoothing": floors.group_smoothing()},
     }
     if len(given):  # EASE needs ratings to fold in; from a profile alone it has none
         ease = floors.ease_few_shot_scores(name, reveal, given, held_groups, n_held)
@@ -182,6 +145,46 @@ def evaluate_new_users(
     if keep_lists:
         result["lists"] = {m: evaluation.top_k(v, exclude) for m, v in method_scores.items()}
     return result
+
+
+def _model_on_new_members(
+    trained: TrainedModel, held: Users, given: Ratings, test: Ratings
+) -> tuple[np.ndarray, float]:
+    """The model's ranking scores of every movie for the held members, from
+    their profile and given ratings, and its RMSE on the rest."""
+    cache = trained.cache()
+    t = torch.as_tensor
+    zu, bu = embed_users(
+        trained.model,
+        cache,
+        torch.from_numpy(trained.preprocessor.user_features(held)),
+        t(given.user),
+        t(given.movie),
+        t(given.value),
+    )
+    keys = prior_keys(held.age, held.gender, trained.preprocessor.state["age_mean"])
+    scores = batch_scores(cache, zu, t(given.user), t(given.movie), t(given.value), keys).numpy()
+    predictions = predicted_ratings(trained.model, cache, zu, bu)
+    predicted = predictions[t(test.user), t(test.movie)].numpy()
+    return scores, round(evaluation.rmse(predicted, test.value), 4)
+
+
+def _bias_on_new_members(
+    floors: Floors, given: Ratings, test: Ratings, n_held: int, exclude, relevant
+) -> dict:
+    """The user + item bias floor: each member's bias folded in from their
+    given ratings."""
+    bias = floors.bias
+    given_by_user = evaluation.items_by_user(given.user, given.movie, n_held)
+    values_by_user = evaluation.items_by_user(given.user, given.value, n_held)
+    held_bias = np.array(
+        [bias.user_bias_from(given_by_user[u], values_by_user[u]) for u in range(n_held)]
+    )
+    predicted = bias.mean + held_bias[test.user] + bias.item_bias[test.movie]
+    return {
+        "rmse": round(evaluation.rmse(predicted, test.value), 4),
+        **_ranking(_for_all(bias.item_bias, n_held), exclude, relevant, floors.rating_counts),
+    }
 
 
 def reveal_earliest(k: int) -> Reveal:

@@ -156,13 +156,3 @@ def test_the_admin_lists_tokens_without_their_secret(client, staff, member):
     assert secret not in page.text and record.key_hash not in page.text
     detail = client.get(reverse("admin:accounts_apitoken_change", args=[record.pk]))
     assert detail.status_code == 200 and record.key_hash not in detail.text
-
-
-def test_the_token_lookup_builds_the_member_as_the_orm_would(member):
-    from accounts.services import api_token_user
-
-    found = api_token_user(token=api_token_create(user=member))
-    expected = type(member).objects.get(pk=member.pk)
-    for field in type(member)._meta.concrete_fields:
-        assert getattr(found, field.attname) == getattr(expected, field.attname), field.name
-    assert found.date_joined.tzinfo is not None and found.is_active is True

@@ -12,7 +12,7 @@ from core.broker import filesystem_transport_options
 from gnn.bridge import registry
 from gnn.bridge.serving import get_service
 from gnn.models import TrainingRun
-from gnn.selectors import recommendations_for
+from gnn.selectors import ListQuery, recommendations_for
 from gnn.services import training_request
 from ratings.models import Rating
 from ratings.services import rating_set
@@ -217,7 +217,9 @@ def test_a_members_ratings_move_another_members_list_through_a_refresh_without_a
     b_ratings = list(Rating.objects.filter(user=b).order_by("pk").values_list("movie_id", "value"))
     b.refresh_from_db()
     before = get_service().engine()
-    served_before = {r.movie.pk: r.score for r in recommendations_for(user=b, n=20).items}
+    served_before = {
+        r.movie.pk: r.score for r in recommendations_for(user=b, query=ListQuery(n=20)).items
+    }
     loved = movies[-12:]  # movies B has not rated: A loves them all
 
     for movie in loved:
@@ -242,7 +244,7 @@ def test_a_members_ratings_move_another_members_list_through_a_refresh_without_a
     rows = [after.movie_row[m.pk] for m in loved]
     # The movies A rated score differently for B, who did nothing.
     assert (before.scores(b, rated)[rows] != after.scores(b, rated)[rows]).all()
-    served_after = recommendations_for(user=b, n=20)
+    served_after = recommendations_for(user=b, query=ListQuery(n=20))
     assert not served_after.cached  # the cached list was keyed by the old refresh
     assert {r.movie.pk: r.score for r in served_after.items} != served_before
 

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from catalog.models import Movie
 from catalog.services import movie_hide
-from gnn.selectors import recommendations_for
+from gnn.selectors import ListQuery, recommendations_for
 from ratings.models import WatchlistItem
 from ratings.services import rating_set, watchlist_add
 
@@ -27,13 +27,17 @@ def test_a_movie_on_the_watchlist_leaves_the_recommendations(client, member, tra
     assert response.status_code == 200 and "On your watchlist" in response.text
     assert response.headers["HX-Trigger"].startswith('{"tasteChanged"')
     member.refresh_from_db()
-    assert first.pk not in [i.movie.pk for i in recommendations_for(user=member, n=100).items]
+    assert first.pk not in [
+        i.movie.pk for i in recommendations_for(user=member, query=ListQuery(n=100)).items
+    ]
     again = client.post(reverse("ratings:watch", args=[first.pk]), **HTMX)  # idempotent
     assert again.status_code == 200 and on_list(member) == [first.pk]
     off = client.post(reverse("ratings:unwatch", args=[first.pk]), **HTMX)
     assert "Want to watch" in off.text and on_list(member) == []
     member.refresh_from_db()
-    assert first.pk in [i.movie.pk for i in recommendations_for(user=member, n=100).items]
+    assert first.pk in [
+        i.movie.pk for i in recommendations_for(user=member, query=ListQuery(n=100)).items
+    ]
 
 
 def test_rating_a_movie_takes_it_off_the_watchlist(member, seeded):

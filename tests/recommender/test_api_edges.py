@@ -1,5 +1,6 @@
 """What a real API client meets at the edges: authentication and CSRF, the
-original design's field names, one list shape, errors as JSON."""
+field names the first clients were written against, one list shape, errors
+as JSON."""
 
 import pytest
 from django.test import Client

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from gnn.bridge import registry
-from gnn.selectors import recommendations_for
+from gnn.selectors import ListQuery, recommendations_for
 from tests.conftest import _Null, serving
 
 
@@ -22,7 +22,7 @@ def test_a_served_version_of_an_older_format_serves_popularity_until_bootstrap_r
 ):
     _age_to_an_older_format(trained)
     # This code refuses to load it: recommendations fall back to popularity.
-    assert recommendations_for(user=member, n=5).source == "popularity"
+    assert recommendations_for(user=member, query=ListQuery(n=5)).source == "popularity"
 
     settings.TRAINING_MAX_STEPS = 30
     call_command("bootstrap", stdout=_Null(), stderr=_Null())

@@ -1,15 +1,11 @@
 """Training from the database: evaluate, publish, serve."""
 
 import pytest
-import torch
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from gnn.bridge import registry
 from gnn.bridge.engine import build_engine
-from gnn.bridge.snapshot import load_snapshot
-from gnn.ml.network import Config
-from gnn.ml.training import train
 from gnn.models import ModelVersion, TrainingRun
 from tests.conftest import serving, train_quickly
 
@@ -55,26 +51,37 @@ def test_training_without_enough_data_fails_clearly_and_serves_nothing(db):
     assert TrainingRun.objects.get().status == "failed"
 
 
-def test_fixed_seed_makes_training_reproducible(seeded):
-    dataset = load_snapshot()
-    torch.set_num_threads(1)
-    first = train(dataset, Config(max_steps=15, eval_every=5, seed=3))
-    second = train(dataset, Config(max_steps=15, eval_every=5, seed=3))
-    for name, tensor in first.model.state_dict().items():
-        assert torch.equal(tensor, second.model.state_dict()[name]), name
+def _metrics(model_ndcg, floor_ndcg=0.1, rmse=1.0):
+    return {
+        "warm": {
+            "model": {"ndcg_at_10": model_ndcg, "rmse": rmse},
+            "popularity": {"ndcg_at_10": floor_ndcg},
+        }
+    }
 
 
-def test_training_stops_once_validation_stops_improving_and_keeps_the_best(seeded):
-    dataset = load_snapshot()
-    torch.set_num_threads(1)
-    # No gain can reach min_delta: only the first check counts as progress.
-    cfg = Config(max_steps=200, eval_every=5, patience=2, min_delta=1.0, seed=3)
-    trained = train(dataset, cfg)
-    assert [check["step"] for check in trained.history] == [5, 10, 15]
-    best = max(trained.history, key=lambda check: check["ndcg_at_10"])
-    assert trained.best_step == best["step"]
+@pytest.mark.parametrize(
+    ("new", "served", "expected"),
+    [
+        (_metrics(0.30), _metrics(0.31), True),
+        (_metrics(0.28), _metrics(0.31), False),  # more than 0.02 below the served one
+        (_metrics(0.05), _metrics(0.31), False),  # below the popularity floor
+        (_metrics(float("nan")), _metrics(0.31), False),
+        ({}, _metrics(0.31), False),
+        (_metrics(0.05), None, True),  # the first version is served anyway
+    ],
+)
+def test_the_quality_gate(new, served, expected, settings):
+    from gnn.bridge.metadata import DataCounts, VersionMetadata
+    from gnn.bridge.pipeline import quality_gate
 
-
-@pytest.fixture
-def engine(trained):
-    return build_engine(settings.MODELS_DIR, trained)
+    if served is not None:
+        served = VersionMetadata("v", 4, None, None, metrics=served)
+    settings.QUALITY_GATE_MIN_RATINGS = 0
+    serve, why = quality_gate(new, DataCounts(ratings=100_000), served)
+    assert serve is expected, why
+    if served is None:
+        assert "first version" in why
+    # Fixture-sized data is served anyway, and says so.
+    settings.QUALITY_GATE_MIN_RATINGS = 1_000_000
+    assert quality_gate(new, DataCounts(ratings=100_000), served)[0] is True

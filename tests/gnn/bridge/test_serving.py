@@ -10,6 +10,7 @@ from catalog.models import Genre, Movie
 from gnn.bridge import registry
 from gnn.bridge.serving import get_service
 from gnn.selectors import (
+    ListQuery,
     recommendations_for,
 )
 from tests.conftest import train_quickly
@@ -46,7 +47,7 @@ def test_a_movie_added_by_a_curator_after_training_is_recommendable_after_a_refr
 
     def recommended_now():
         get_service().wait_for_reload()
-        return movie.pk in ids(recommendations_for(user=fresh(member), n=61))
+        return movie.pk in ids(recommendations_for(user=fresh(member), query=ListQuery(n=61)))
 
     assert wait_until(recommended_now)
     assert get_service().engine().version == trained_committed
@@ -65,7 +66,9 @@ def test_hot_swap_under_load_fails_no_request(trained_committed, member, instant
         try:
             while not stop.is_set():
                 try:
-                    mine.append(recommendations_for(user=member, n=5).model_version)
+                    mine.append(
+                        recommendations_for(user=member, query=ListQuery(n=5)).model_version
+                    )
                 except Exception as exc:
                     errors.append(exc)
                 time.sleep(0.005)
@@ -98,8 +101,11 @@ def test_a_broken_new_version_is_refused_and_the_old_one_keeps_serving(
 ):
     recommendations_for(user=member)
     broken = train_quickly(no_activate=True)
+    assert broken != trained_committed
     time.sleep(0.05)
-    (registry.versions_dir(settings.MODELS_DIR) / broken / "model.pt").write_bytes(b"not torch")
+    # What a web process loads: the serving arrays (it never reads model.pt).
+    arrays = next((registry.versions_dir(settings.MODELS_DIR) / broken).glob("serving-*.npz"))
+    arrays.write_bytes(b"not numpy")
     # Point `current` at it behind the registry's back, as a bad deploy would.
     link = settings.MODELS_DIR / "current"
     link.unlink()
@@ -129,7 +135,7 @@ def test_a_genre_added_by_a_curator_is_served_and_then_learned(
     # The served version does not know the genre: it ignores it, and serves.
     def served_with_the_new_film():
         get_service().wait_for_reload()
-        return fresh_film.pk in ids(recommendations_for(user=fresh(member), n=61))
+        return fresh_film.pk in ids(recommendations_for(user=fresh(member), query=ListQuery(n=61)))
 
     assert wait_until(served_with_the_new_film)
     assert get_service().engine().version == trained_committed
@@ -144,7 +150,7 @@ def test_a_genre_added_by_a_curator_is_served_and_then_learned(
 def test_while_rebuilds_fail_hiding_a_movie_takes_effect_and_rebuilds_back_off(
     trained_committed, member, instant_checks, caplog
 ):
-    first = recommendations_for(user=member, n=10)
+    first = recommendations_for(user=member, query=ListQuery(n=10))
     for path in (registry.versions_dir(settings.MODELS_DIR) / trained_committed).iterdir():
         if path.suffix == ".pt":
             path.unlink()  # the disk lost the weights: every rebuild fails
@@ -154,14 +160,73 @@ def test_while_rebuilds_fail_hiding_a_movie_takes_effect_and_rebuilds_back_off(
 
     def hidden_gone():
         get_service().wait_for_reload()
-        return hidden.pk not in ids(recommendations_for(user=fresh(member), n=10))
+        return hidden.pk not in ids(recommendations_for(user=fresh(member), query=ListQuery(n=10)))
 
     assert wait_until(hidden_gone)
     caplog.clear()
     for _ in range(20):  # 20 checks' worth of time: one failed rebuild, not 20
-        recommendations_for(user=fresh(member), n=10)
+        recommendations_for(user=fresh(member), query=ListQuery(n=10))
         get_service().wait_for_reload()
         time.sleep(0.03)
     failures = [r for r in caplog.records if "failed to load" in r.getMessage()]
     assert len(failures) <= 1
     assert get_service().engine().version == trained_committed
+
+
+def test_a_process_holds_an_engine_per_served_version_each_loaded_once(
+    trained, settings, instant_checks, monkeypatch
+):
+    """Two versions served at once (an experiment's arms): each engine is
+    built once and answers under its own version; one no longer served is
+    dropped, so memory does not grow with swaps."""
+    from gnn.bridge import engine as engine_module
+    from gnn.bridge.serving import RecommendationService
+
+    other = train_quickly(no_activate=True, seed=1)
+    builds = []
+    real_build = engine_module.build_engine
+    monkeypatch.setattr(
+        engine_module, "build_engine", lambda root, v: builds.append(v) or real_build(root, v)
+    )
+    registry.set_also_served(settings.MODELS_DIR, [other])
+    service = RecommendationService(settings.MODELS_DIR, settings.MODEL_CHECK_INTERVAL)
+
+    assert service.engine().version == trained  # the current one by default
+    assert service.engine(other).version == other
+    assert list(service.engines()) == [trained, other]
+    for _ in range(5):
+        time.sleep(0.03)
+        service.engine(other)
+        service.wait_for_reload()
+    assert sorted(builds) == sorted([trained, other])  # each loaded once
+
+    registry.set_also_served(settings.MODELS_DIR, [])
+    time.sleep(0.03)
+    service.engine()
+    service.wait_for_reload()
+    assert list(service.engines()) == [trained]
+    assert service.engine(other) is None
+    assert builds.count(other) == 1
+
+
+def test_promoting_the_other_served_version_swaps_without_loading_it_again(
+    trained, settings, instant_checks, monkeypatch
+):
+    from gnn.bridge import engine as engine_module
+    from gnn.bridge.serving import RecommendationService
+
+    other = train_quickly(no_activate=True, seed=1)
+    registry.set_also_served(settings.MODELS_DIR, [other])
+    service = RecommendationService(settings.MODELS_DIR, settings.MODEL_CHECK_INTERVAL)
+    held = service.engine(other)
+    builds = []
+    monkeypatch.setattr(engine_module, "build_engine", lambda *args: builds.append(args))
+
+    registry.activate_version(settings.MODELS_DIR, other)
+    registry.set_also_served(settings.MODELS_DIR, [])
+    time.sleep(0.03)
+    service.engine()
+    service.wait_for_reload()
+
+    assert service.engine() is held and builds == []
+    assert list(service.engines()) == [other]

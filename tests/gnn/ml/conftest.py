@@ -20,3 +20,19 @@ def tiny_holdout():
     held = users.take(held_rows)
     held_ratings = benchmark.remap_users(everything, held_rows, len(users))
     return trained, held, held_ratings, held_rows, kept_rows, users
+
+
+@pytest.fixture(scope="module")
+def synthetic_dataset():
+    """The synthetic MovieLens files as gnn.ml's arrays (no database)."""
+    users, movies, user_index, movie_index = benchmark.load_grouplens(SYNTHETIC)
+    ratings = benchmark._ratings(
+        benchmark._read_ratings(SYNTHETIC / "u.data"), user_index, movie_index
+    )
+    return benchmark.Dataset(users, movies, ratings)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(synthetic_dataset):
+    """A model trained briefly on every synthetic rating."""
+    return train(synthetic_dataset, Config(seed=0, max_steps=10, eval_every=5))

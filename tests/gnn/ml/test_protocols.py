@@ -2,56 +2,7 @@
 
 import numpy as np
 
-from gnn.ml import benchmark, data, protocols
-from gnn.ml.data import Ratings
-
-
-def _ratings(users, per_user, seed=0):
-    rng = np.random.default_rng(seed)
-    user = np.repeat(np.arange(users), per_user)
-    movie = np.concatenate([rng.permutation(40)[:per_user] for _ in range(users)])
-    return Ratings(
-        user=user,
-        movie=movie,
-        value=rng.integers(1, 6, len(user)),
-        time=rng.integers(0, 1000, len(user)),
-    )
-
-
-def test_five_random_ratings_are_revealed_per_user_and_the_rest_kept():
-    ratings = _ratings(users=12, per_user=9)
-    given, rest = data.random_k(ratings, 5)
-    assert np.bincount(given.user, minlength=12).tolist() == [5] * 12
-    assert np.bincount(rest.user, minlength=12).tolist() == [4] * 12
-    pairs = set(zip(given.user.tolist(), given.movie.tolist(), strict=True))
-    assert not pairs & set(zip(rest.user.tolist(), rest.movie.tolist(), strict=True))
-
-
-def test_random_ratings_are_the_same_on_two_runs_and_whatever_the_order():
-    ratings = _ratings(users=12, per_user=9)
-    given, _ = data.random_k(ratings, 5)
-    again, _ = data.random_k(ratings, 5)
-    shuffled = ratings.take(np.random.default_rng(1).permutation(len(ratings)))
-    moved, _ = data.random_k(shuffled, 5)
-
-    def pairs(r):
-        return sorted(zip(r.user.tolist(), r.movie.tolist(), strict=True))
-
-    assert pairs(given) == pairs(again) == pairs(moved)
-    # Not simply the earliest five.
-    earliest, _ = data.earliest(ratings, 5)
-    assert pairs(given) != pairs(earliest)
-
-
-def test_earliest_breaks_ties_in_time_by_movie():
-    ratings = Ratings(
-        user=np.array([0, 0, 0]),
-        movie=np.array([7, 3, 5]),
-        value=np.array([4, 4, 4]),
-        time=np.array([10, 10, 10]),
-    )
-    given, _ = data.earliest(ratings, 2)
-    assert sorted(given.movie.tolist()) == [3, 5]
+from gnn.ml import benchmark, protocols
 
 
 def test_holdouts_are_disjoint_from_training_users_and_seeded():

@@ -1,3 +1,9 @@
+"""The catalogue's pages: the list with search and filters, and a movie's page.
+
+They compose apps (the member's own ratings and watchlist on every movie, and
+the model's similar movies), so they live in the composition root.
+"""
+
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, render
@@ -45,7 +51,7 @@ def movie_detail(request, movie_id: int):
         .annotate(n=Count("pk"))
         .values_list("value", "n")
     )
-    similar = movies_similar_to(movie=movie, n=6)
+    similar = movies_similar_to(movie=movie)
     shown = [movie.pk, *(m.pk for m in similar)]
     context = {
         "movie": movie,

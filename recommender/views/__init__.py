@@ -1,0 +1,1 @@
+"""The pages that compose several apps, one module per part of the site."""

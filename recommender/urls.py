@@ -4,7 +4,7 @@ from django.urls import include, path
 from accounts import urls as accounts_urls
 from ratings import views as ratings_views
 from recommender.api import api
-from recommender.views import home, members, model, movies
+from recommender.views import home, members, model, movies, onboarding
 
 # Pages that compose several apps live in the root; they keep the URL names
 # of the app they are about ("catalog:detail", "accounts:profile").
@@ -29,8 +29,8 @@ account_pages = (
 urlpatterns = [
     path("", home.home, name="home"),
     path("recommendations/", home.recommendations_panel, name="recommendations"),
-    path("welcome/", home.onboarding, name="onboarding"),
-    path("welcome/<int:movie_id>/", home.onboarding_answer, name="onboarding_answer"),
+    path("welcome/", onboarding.onboarding, name="onboarding"),
+    path("welcome/<int:movie_id>/", onboarding.onboarding_answer, name="onboarding_answer"),
     path("model/", model.model_page, name="model"),
     path("metrics", model.metrics_view, name="metrics"),
     path("ops/", model.ops_page, name="ops"),

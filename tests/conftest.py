@@ -116,3 +116,23 @@ def auth(token):
 @pytest.fixture
 def staff_auth(staff):
     return {"HTTP_AUTHORIZATION": f"Bearer {api_token_create(user=staff)}"}
+
+
+MEMBER_PASSWORD = "a long enough passphrase"
+
+
+def fill_member(member):
+    """A rating of 5 and of 2, a dismissal, a watchlist item, a "haven't seen it"
+    and an API token: everything the site keeps about a member."""
+    from accounts.services import api_token_create
+    from catalog.models import Movie
+    from ratings.services import dismissal_add, not_seen_add, rating_set, watchlist_add
+
+    movies = list(Movie.objects.order_by("pk")[:6])
+    rating_set(user=member, movie=movies[0], value=5)
+    rating_set(user=member, movie=movies[1], value=2)
+    dismissal_add(user=member, movie=movies[2])
+    watchlist_add(user=member, movie=movies[3])
+    not_seen_add(user=member, movie=movies[4])
+    api_token_create(user=member)
+    return movies

@@ -1,34 +1,25 @@
-"""The member's home: the recommendations panel, and onboarding after sign-up.
-They call services and selectors only; the model itself stays behind
-gnn.selectors."""
+"""The home page: popular movies for visitors, the recommendations panel for
+members (and the panel alone, for htmx). It calls services and selectors
+only; the model itself stays behind gnn.selectors."""
 
 from django import forms
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from catalog.models import Movie
 from catalog.selectors import popular_movies
 from gnn.selectors import (
-    ONBOARDING_PAGE,
     ListQuery,
     RecommendationError,
     catalogue_filters,
     list_query,
-    movies_to_ask,
     recommendations_for,
     rendered_recommendations,
-    served_model,
 )
 from gnn.services import recommendations_refresh
-from ratings import services as ratings
-from ratings.services import RatingError
-from ratings.views import movie_write
 
 PANEL_SIZES = (10, 20)
 
@@ -111,61 +102,3 @@ def recommendations_panel(request):
             user=request.user, query=query, render=panel, kind=f"panel:{secret}"
         )
     )
-
-
-# --- Onboarding: the first step after sign-up ------------------------------------
-
-ONBOARDING_GOAL = 5  # ratings after which a newcomer's list is their own
-
-
-def _shown_ids(values) -> list[int]:
-    """The movie ids on the member's screen, from the form or the query
-    string; anything that is not a small positive number is dropped."""
-    ids = []
-    for raw in values[: ONBOARDING_PAGE * 2]:
-        if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 9:
-            ids.append(int(raw))
-    return ids
-
-
-def _onboarding_context(request, keep, error: str = "") -> dict:
-    return {
-        "movies": movies_to_ask(user=request.user, keep=keep),
-        "rated_count": request.user.ratings.count(),
-        "goal": ONBOARDING_GOAL,
-        "chosen": served_model() is not None,
-        "error": error,
-    }
-
-
-@login_required
-@require_GET
-def onboarding(request):
-    """Movies to rate, chosen to learn the most about this member; the ones
-    already on the screen (``keep``) stay where they are."""
-    context = _onboarding_context(request, _shown_ids(request.GET.getlist("keep")))
-    return render(request, "home/onboarding.html", context)
-
-
-@movie_write()
-def onboarding_answer(request, movie: Movie):
-    """One answer: a rating (``value``) or "haven't seen it" (``unseen``).
-    htmx gets the list back with the answered movie replaced by the next
-    choice; a plain form post comes back to the page."""
-    keep = [m for m in _shown_ids(request.POST.getlist("shown")) if m != movie.pk]
-    error = ""
-    try:
-        if request.POST.get("unseen"):
-            ratings.not_seen_add(user=request.user, movie=movie)
-        else:
-            ratings.rating_set(user=request.user, movie=movie, value=request.POST.get("value"))
-    except RatingError as exc:
-        error, keep = exc.message, [movie.pk, *keep]
-    if request.htmx:
-        context = _onboarding_context(request, keep, error)
-        status = 422 if error else 200
-        return render(request, "home/onboarding.html#deck", context, status=status)
-    if error:
-        messages.error(request, error)
-    query = urlencode({"keep": keep}, doseq=True)
-    return redirect(f"{reverse('onboarding')}?{query}" if keep else reverse("onboarding"))

@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from catalog.models import Movie
 from ratings.models import Rating
+from ratings.services import rating_set
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -145,3 +146,62 @@ def test_widget_is_keyboard_accessible_with_labels(member_client, movie):
         label = f'aria-label="Rate {movie.title} {stars} star{"s" if stars > 1 else ""} out of 5"'
         assert label in response.text
     assert f'<legend class="visually-hidden">Your rating of {movie.title}</legend>' in response.text
+
+
+def test_history_lists_ratings_newest_first_and_paginates(client, member, seeded):
+    movies = _rate_many(member, 25)
+    client.force_login(member)
+
+    first = client.get(reverse("accounts:history"))
+    second = client.get(reverse("accounts:history"), {"page": 2})
+
+    titles = [r.movie.title for r in first.context["page"]]
+    assert titles[0] == movies[-1].title
+    assert len(titles) == 20
+    assert len(second.context["page"]) == 5
+    assert "Page 1 of 2" in first.text
+
+
+def test_history_removes_a_rating_inline(client, member, seeded):
+    (movie,) = _rate_many(member, 1)
+    client.force_login(member)
+    rating = Rating.objects.get(user=member, movie=movie)
+
+    response = client.post(reverse("ratings:delete", args=[rating.pk]), HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200 and response.text == ""
+    assert "tasteChanged" in response["HX-Trigger"]
+    assert not Rating.objects.filter(pk=rating.pk).exists()
+
+
+def test_removing_someone_elses_rating_is_404_and_changes_nothing(client, member, seeded):
+    theirs = Rating.objects.exclude(user=member).first()
+    client.force_login(member)
+
+    response = client.post(reverse("ratings:delete", args=[theirs.pk]))
+
+    assert response.status_code == 404
+    assert Rating.objects.filter(pk=theirs.pk).exists()
+
+
+def test_history_query_count_does_not_grow_with_the_page(
+    client, member, seeded, django_assert_num_queries
+):
+    _rate_many(member, 20)
+    client.force_login(member)
+    # session, user, count, ratings page, genres
+    with django_assert_num_queries(5):
+        client.get(reverse("accounts:history"))
+
+
+def test_empty_history_says_what_to_do(client, member):
+    client.force_login(member)
+    response = client.get(reverse("accounts:history"))
+    assert "You have not rated anything yet" in response.text
+
+
+def _rate_many(user, count):
+    movies = list(Movie.objects.order_by("pk")[:count])
+    for value, movie in enumerate(movies):
+        rating_set(user=user, movie=movie, value=value % 5 + 1)
+    return movies

@@ -1,31 +1,17 @@
-"""Members' data in their hands: download it, delete the account."""
+"""The member's own pages that gather several apps: the profile (demographics,
+taste) and the data download."""
 
 import json
 
 from django.urls import reverse
 
-from accounts.models import ApiToken, User
-from accounts.services import api_token_create
 from catalog.models import Movie
-from ratings.models import Dismissal, NotSeen, Rating, WatchlistItem
-from ratings.services import dismissal_add, not_seen_add, rating_set, watchlist_add
-
-PASSWORD = "a long enough passphrase"
-
-
-def fill(member):
-    movies = list(Movie.objects.order_by("pk")[:6])
-    rating_set(user=member, movie=movies[0], value=5)
-    rating_set(user=member, movie=movies[1], value=2)
-    dismissal_add(user=member, movie=movies[2])
-    watchlist_add(user=member, movie=movies[3])
-    not_seen_add(user=member, movie=movies[4])
-    api_token_create(user=member)
-    return movies
+from ratings.services import rating_set
+from tests.conftest import MEMBER_PASSWORD, fill_member
 
 
 def test_the_download_holds_everything_the_site_keeps(client, member, seeded):
-    movies = fill(member)
+    movies = fill_member(member)
     client.force_login(member)
     response = client.get(reverse("accounts:data_download"))
     assert response.status_code == 200
@@ -50,47 +36,14 @@ def test_the_download_holds_everything_the_site_keeps(client, member, seeded):
 
 
 def test_the_download_is_only_ever_ones_own(client, member, django_user_model, seeded):
-    fill(member)
-    other = django_user_model.objects.create_user(username="other", password=PASSWORD)
+    fill_member(member)
+    other = django_user_model.objects.create_user(username="other", password=MEMBER_PASSWORD)
     client.force_login(other)
     data = json.loads(client.get(reverse("accounts:data_download")).content)
     assert data["profile"]["username"] == "other" and data["ratings"] == []
     client.logout()
     assert client.get(reverse("accounts:data_download")).status_code == 302  # log in first
     assert client.post(reverse("accounts:data_download")).status_code in (302, 405)
-
-
-def test_deleting_asks_for_the_password_and_keeps_movie_statistics_right(
-    client, django_user_model, seeded
-):
-    member = django_user_model.objects.create_user(
-        username="leaving", password=PASSWORD, age=40, gender="M", occupation="writer"
-    )
-    movies = fill(member)
-    rated = Movie.objects.get(pk=movies[0].pk)
-    before = (rated.rating_count, rated.rating_sum, rated.liked_count)
-    client.force_login(member)
-    assert client.get(reverse("accounts:delete")).status_code == 200
-
-    wrong = client.post(reverse("accounts:delete"), {"password": "not it"})
-    assert wrong.status_code == 400 and "That is not your password" in wrong.text
-    empty = client.post(reverse("accounts:delete"), {})
-    assert empty.status_code == 400
-    assert User.objects.filter(pk=member.pk).exists()
-
-    done = client.post(reverse("accounts:delete"), {"password": PASSWORD}, follow=True)
-    assert done.redirect_chain[-1][0] == reverse("home")
-    assert "are deleted" in done.text and not done.context["user"].is_authenticated
-    assert not User.objects.filter(username="leaving").exists()
-    for model in (Rating, Dismissal, WatchlistItem, NotSeen, ApiToken):
-        assert not model.objects.filter(user_id=member.pk).exists()
-    rated.refresh_from_db()
-    assert (rated.rating_count, rated.rating_sum, rated.liked_count) == (
-        before[0] - 1,
-        before[1] - 5,
-        before[2] - 1,
-    )
-    assert client.get(reverse("accounts:profile")).status_code == 302
 
 
 def test_the_profile_shows_the_members_taste(client, member, seeded):
@@ -116,3 +69,34 @@ def test_the_profile_shows_the_members_taste(client, member, seeded):
     assert [g["liked"] for g in favourites] == sorted(
         (g["liked"] for g in favourites), reverse=True
     )
+
+
+def test_profile_edits_demographics_and_changes_the_taste_version(client, member):
+    client.force_login(member)
+    before = member.taste_version
+    response = client.post(
+        reverse("accounts:profile"),
+        {"age": "45", "gender": "O", "occupation": "librarian", "zip_code": "10001"},
+        follow=True,
+    )
+    member.refresh_from_db()
+    assert (member.age, member.gender, member.occupation) == (45, "O", "librarian")
+    assert member.taste_version > before
+    assert "Profile saved" in response.text
+
+
+def test_profile_with_bad_input_changes_nothing(client, member):
+    client.force_login(member)
+    response = client.post(
+        reverse("accounts:profile"), {"age": "500", "gender": "F", "occupation": "writer"}
+    )
+    member.refresh_from_db()
+    assert member.age == 31
+    assert "less than or equal to 120" in response.text
+
+
+def test_profile_and_history_need_a_login(client, db):
+    for name in ("accounts:profile", "accounts:history"):
+        response = client.get(reverse(name))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("accounts:login"))

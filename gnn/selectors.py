@@ -206,12 +206,15 @@ def rendered_recommendations(
     query: ListQuery = TOP_10,
     render: Callable[[Recommendations], bytes],
     kind: str = "json",
+    shows_cached: bool = True,
 ) -> bytes:
     """``render(recommendations_for(...))``, kept under the list's own cache key
     and ``kind`` (what the rendering is: the API's JSON, the panel's HTML), so
     it goes when the list would: a repeated request costs one cache read
-    instead of rebuilding and rendering the answer. What is kept is rendered
-    as a cache hit reports itself (``cached=True``)."""
+    instead of rebuilding and rendering the answer. A rendering that
+    ``shows_cached`` (the API's ``cached`` field) is kept as a cache hit
+    reports itself, so a computed list is rendered twice; one that does not
+    (the panel) is rendered once."""
     started = time.perf_counter()
     engine = _engine()
     if engine is None:
@@ -234,7 +237,7 @@ def rendered_recommendations(
     kept = render(replace(result, cached=True))
     cache.set(key, kept, _CACHE_SECONDS)
     process_state.recent_answers.put(key, kept)
-    return render(result)
+    return render(result) if shows_cached and not result.cached else kept
 
 
 SIMILAR = 6

@@ -99,6 +99,10 @@ def recommendations_panel(request):
         )
     return HttpResponse(
         rendered_recommendations(
-            user=request.user, query=query, render=panel, kind=f"panel:{secret}"
+            user=request.user,
+            query=query,
+            render=panel,
+            kind=f"panel:{secret}",
+            shows_cached=False,
         )
     )

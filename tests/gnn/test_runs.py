@@ -9,13 +9,7 @@ from gnn.bridge import registry
 from gnn.models import ModelVersion, TrainingRun
 from tests.conftest import serving
 
-
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    """These tests are about the database's side; record what would be sent."""
-    sent = []
-    monkeypatch.setattr(services, "_send", lambda run_id: sent.append(run_id) or True)
-    return sent
+pytestmark = pytest.mark.usefixtures("no_broker")
 
 
 def test_a_run_is_claimed_once(trained, monkeypatch):

@@ -12,13 +12,7 @@ from gnn.models import TrainingRun
 from ratings.selectors import ratings_written_since
 from ratings.services import rating_set
 
-
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    """These tests are about the database's side; record what would be sent."""
-    sent = []
-    monkeypatch.setattr(services, "_send", lambda run_id: sent.append(run_id) or True)
-    return sent
+pytestmark = pytest.mark.usefixtures("no_broker")
 
 
 def test_the_database_allows_only_one_active_run(db):

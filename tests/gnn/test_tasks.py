@@ -3,17 +3,11 @@
 import pytest
 
 from catalog.models import Movie
-from gnn import services
 from gnn.models import TrainingRun
 from gnn.tasks import scheduled_retrain
 from ratings.services import rating_set
 
-
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    sent = []
-    monkeypatch.setattr(services, "_send", lambda run_id: sent.append(run_id) or True)
-    return sent
+pytestmark = pytest.mark.usefixtures("no_broker")
 
 
 def test_the_schedule_is_off_by_default_and_starts_a_scheduled_run(db, settings):

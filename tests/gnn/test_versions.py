@@ -12,10 +12,7 @@ from gnn.versions import version_activate, versions_record_unrecorded
 from ratings.services import rating_set
 from tests.conftest import serving, train_quickly
 
-
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    monkeypatch.setattr(services, "_send", lambda run_id: True)
+pytestmark = pytest.mark.usefixtures("no_broker")
 
 
 def _rate(member, movies, value=4):

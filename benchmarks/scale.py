@@ -95,18 +95,20 @@ print(json.dumps({"first_recommendation_s": round(first, 2),
 
 
 def new_member_figures(models_dir: Path) -> dict:
-    current = (models_dir / "current").resolve()
-    metadata = json.loads((current / "metadata.json").read_text())
-    metrics = metadata.get("metrics", {})
-    out = {"training_seconds_in_metadata": metadata.get("training_seconds"),
-           "phases": metadata.get("phases")}  # fmt: skip
+    # The registry reads no Django: the served version's metadata, parsed as the site parses it.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from gnn.bridge import registry
+
+    served = registry.served(models_dir)
+    if served is None:
+        return {}
+    out = {"training_seconds_in_metadata": served.training_seconds, "phases": served.phases}
     for protocol in ("warm", "cold", "first_5", "random_5"):
-        block = metrics.get(protocol) or {}
-        out[protocol] = {
-            method: block[method]["ndcg_at_10"]
+        figures = {
+            method: served.figure(protocol, "ndcg_at_10", method)
             for method in ("model", "group_popularity", "popularity", "ease")
-            if isinstance(block.get(method), dict) and "ndcg_at_10" in block[method]
         }
+        out[protocol] = {method: value for method, value in figures.items() if value is not None}
     return out
 
 

@@ -132,7 +132,7 @@ def create_user(request, payload: UserIn):
 def create_token(request, payload: Credentials):
     """A new API token for an existing member, from their username and password."""
     enforce(request, LOGIN)
-    refuse_if_failing(payload.username)
+    refuse_if_failing(payload.username, request)
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None:
         raise ApiError(401, "Wrong username or password.")

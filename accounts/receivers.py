@@ -1,4 +1,4 @@
-"""Failed log-ins counted per username (core.ratelimit.LOGIN_FAILURES), and
+"""Failed log-ins counted per username and address (core.ratelimit.LOGIN_FAILURES), and
 API tokens revoked when a member's password changes (by the member, a
 curator in the admin or the changepassword command)."""
 
@@ -13,7 +13,7 @@ from core.ratelimit import count_failure
 
 @receiver(user_login_failed, dispatch_uid="accounts.count_login_failure")
 def count_login_failure(sender, credentials, request=None, **kwargs):
-    count_failure(credentials.get("username", ""))
+    count_failure(credentials.get("username", ""), request)
 
 
 @receiver(pre_save, sender=User, dispatch_uid="accounts.note_password_change")

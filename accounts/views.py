@@ -12,11 +12,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.forms import AccountDeleteForm, SignUpForm
+from accounts.forms import AccountDeleteForm, CheckedPasswordChangeForm, SignUpForm
 from accounts.services import UsernameTaken, api_token_revoke, user_create, user_delete
-from core.ratelimit import LOGIN, SIGNUP, limited
+from core.ratelimit import PASSWORD_CHECKS, SIGNUP, limited
 
 
 @require_http_methods(["GET", "POST"])
@@ -58,12 +59,19 @@ def token_revoke(request, token_id: int):
     return redirect(reverse("accounts:profile") + "#tokens")
 
 
+@method_decorator(limited(PASSWORD_CHECKS), name="dispatch")
 class PasswordChange(auth_views.PasswordChangeView):
     """Django's own view; the success page is the profile, with a note. The
-    member's API tokens are revoked with the old password (accounts.receivers)."""
+    member's API tokens are revoked with the old password (accounts.receivers).
+    The old password is checked as a log-in checks it, and the member's
+    attempts are limited."""
 
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:profile")
+    form_class = CheckedPasswordChangeForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -75,10 +83,11 @@ class PasswordChange(auth_views.PasswordChangeView):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@limited(LOGIN)
+@limited(PASSWORD_CHECKS)
 def account_delete(request):
     """Delete the account and everything it rated, after the password again."""
-    form = AccountDeleteForm(request.user, request.POST if request.method == "POST" else None)
+    data = request.POST if request.method == "POST" else None
+    form = AccountDeleteForm(request.user, request, data)
     if request.method == "POST" and form.is_valid():
         user = request.user
         name = user.username

@@ -43,7 +43,14 @@ RATINGS_WRITTEN = Counter(
 )
 
 
+# Every label that comes from a request takes one of a few values: a method
+# anyone can invent (curl -X ANYTHING) would otherwise make a new series in
+# every process, without bound. Views are URL names, statuses the site's own.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def observe_request(view: str, method: str, status: int, seconds: float) -> None:
+    method = method if method in KNOWN_METHODS else "other"
     REQUEST_LATENCY.labels(view=view, method=method).observe(seconds)
     REQUESTS.labels(view=view, status=str(status)).inc()
 

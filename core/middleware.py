@@ -55,6 +55,41 @@ class DatabaseBusyMiddleware:
         return response
 
 
+class ApiErrorsAsJsonMiddleware:
+    """Every error under /api/ answers JSON, as the API's documentation
+    promises: Django's and ninja's own refusals (405 for a method a path does
+    not take, 400 for a query string with too many fields, 413 for a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE) are HTML or plain text otherwise. Headers
+    such as Allow and Retry-After are kept."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not request.path.startswith("/api/")
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        detail = _API_MESSAGES.get(response.status_code, response.reason_phrase)
+        if response.status_code == 405 and response.has_header("Allow"):
+            detail = f"{detail} Allowed: {response['Allow']}."
+        answer = JsonResponse({"detail": detail}, status=response.status_code)
+        for header in ("Allow", "Retry-After", "X-Request-ID"):
+            if response.has_header(header):
+                answer[header] = response[header]
+        return answer
+
+
+_API_MESSAGES = {
+    400: "Bad request: the request could not be read (too many fields, or malformed).",
+    405: "This method is not allowed here.",
+    413: "The request body is too large.",
+}
+
+
 class NulBytesMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response

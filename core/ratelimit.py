@@ -14,10 +14,15 @@ trusted proxy: behind a reverse proxy the limits stay per visitor instead of
 becoming site-wide, and a visitor cannot pick their own address by sending
 the header directly.
 
-Failed log-ins are also counted per username (``LOGIN_FAILURES``, failures
-only): past the limit that account's log-in asks to wait until the window
-ends. It never locks the account; a guesser can delay a member by one
-window at most.
+Failed log-ins are also counted per username *and address*
+(``LOGIN_FAILURES``, failures only): past the limit, that account's log-in
+from that address asks to wait until the window ends. Counting per address
+is what keeps a guesser from locking anyone else out: five wrong passwords
+for someone's username from one address never stop the member logging in
+from theirs. What bounds guessing from many addresses is the per-address
+``LOGIN`` limit on every attempt, the password validators and the slow
+password hash; a per-username count across addresses would hand any
+stranger a way to keep a member out, one window after another.
 """
 
 from __future__ import annotations
@@ -54,6 +59,11 @@ class RateLimit:
 LOGIN = RateLimit("login", "RATE_LIMIT_LOGIN", "log-in attempts", per_user=False)
 SIGNUP = RateLimit("signup", "RATE_LIMIT_SIGNUP", "sign-ups from your address", per_user=False)
 RATINGS = RateLimit("ratings", "RATE_LIMIT_RATINGS", "rating changes", per_user=True)
+# A member's own password checks (changing the password, deleting the
+# account): per member, so nobody else behind the same address uses them up.
+PASSWORD_CHECKS = RateLimit(
+    "password-checks", "RATE_LIMIT_LOGIN", "password attempts", per_user=True
+)
 LOGIN_FAILURES = RateLimit(
     "login-failures", "RATE_LIMIT_LOGIN_FAILURES", "failed log-ins for this account",
     per_user=False,
@@ -136,19 +146,22 @@ def over(limit: RateLimit, key: str) -> int:
     return 0 if used < count else _wait(window, now, bucket)
 
 
-def username_key(username: str) -> str:
-    return f"username:{(username or '').strip().lower()[:150]}"
+def failures_key(username: str, request) -> str:
+    """Failed log-ins are counted per (username, visitor's address)."""
+    address = client_ip(request) if request is not None else "unknown"
+    return f"username:{(username or '').strip().lower()[:150]}:ip:{address}"
 
 
-def refuse_if_failing(username: str) -> None:
-    """Raise RateLimited while this username is past its failed log-ins."""
-    wait = over(LOGIN_FAILURES, username_key(username))
+def refuse_if_failing(username: str, request) -> None:
+    """Raise RateLimited while this username is past its failed log-ins from
+    this request's address."""
+    wait = over(LOGIN_FAILURES, failures_key(username, request))
     if wait:
         raise RateLimited(wait, LOGIN_FAILURES.what)
 
 
-def count_failure(username: str) -> None:
-    hit(LOGIN_FAILURES.name, username_key(username), LOGIN_FAILURES.rate)
+def count_failure(username: str, request) -> None:
+    hit(LOGIN_FAILURES.name, failures_key(username, request), LOGIN_FAILURES.rate)
 
 
 class RateLimited(Exception):

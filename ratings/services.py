@@ -1,15 +1,17 @@
 """Writes to ratings, dismissals and "haven't seen it" answers. Every change goes through here."""
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.services import user_taste_changed
 from catalog.models import Movie
 from core import metrics
@@ -39,6 +41,27 @@ def parse_value(raw) -> int:
     if value is None or not Rating.MIN_VALUE <= value <= Rating.MAX_VALUE:
         raise RatingError("value", "A rating must be a whole number from 1 to 5.")
     return value
+
+
+class MemberGone(Exception):
+    """The member's account was deleted while they wrote (the write was rolled
+    back whole: nothing of it stays)."""
+
+    message = "Your account no longer exists: nothing was saved."
+
+
+@contextlib.contextmanager
+def _members_write(user):
+    """A transaction writing for ``user``; MemberGone when it failed because
+    the member was deleted meanwhile (their row's foreign keys are checked at
+    commit, after a concurrent deletion committed first)."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        if not User.objects.filter(pk=user.pk).exists():
+            raise MemberGone() from None
+        raise
 
 
 def _announce_commit() -> None:
@@ -81,7 +104,7 @@ def rating_set(*, user, movie: Movie, value) -> RatingWrite:
     value = parse_value(value)
     if not movie.is_visible:
         raise RatingError("movie", "There is no such movie.")
-    with transaction.atomic():
+    with _members_write(user):
         _lock_pair(user_id=user.pk, movie_id=movie.pk)
         # Stamped after the lock: for one pair, updated_at orders the writes
         # as they commit, so the newest stamp is the value that stays.
@@ -161,7 +184,7 @@ SELECT written.id, written.created_at, (SELECT value FROM old) FROM written
 
 
 def rating_remove(*, user, movie: Movie) -> bool:
-    with transaction.atomic():
+    with _members_write(user):
         _lock_pair(user_id=user.pk, movie_id=movie.pk)
         old = Rating.objects.filter(user=user, movie=movie).values_list("value", flat=True).first()
         deleted, _ = Rating.objects.filter(user=user, movie=movie).delete()
@@ -192,7 +215,7 @@ def _mark(model: type[MemberMark], *, user, movie: Movie, taste: bool) -> Member
     """The member's mark of ``model`` on the movie, made once. ``taste``: the
     mark changes what they are recommended, so their taste version moves
     (and their cached lists go) when it is new."""
-    with transaction.atomic():
+    with _members_write(user):
         mark, created = model.objects.get_or_create(user=user, movie=movie)
         if created and taste:
             user_taste_changed(user_id=user.pk)

@@ -69,7 +69,8 @@ def movie_write(*, visible_only: bool = True):
     ratings limit, by a logged-in member (anyone else is sent to log in, from
     htmx too), about a movie that exists (and is visible, unless the write
     takes something back: undoing works on a hidden movie too). The view is
-    called with the movie instead of its id."""
+    called with the movie instead of its id. A member deleted while the write
+    was on its way gets 401 and nothing is written."""
 
     def decorate(view):
         @require_POST
@@ -79,7 +80,12 @@ def movie_write(*, visible_only: bool = True):
             if not request.user.is_authenticated:
                 return _login_first(request)
             movies = Movie.objects.visible() if visible_only else Movie.objects.all()
-            return view(request, get_object_or_404(movies, pk=movie_id))
+            movie = get_object_or_404(movies, pk=movie_id)
+            try:
+                return view(request, movie)
+            except services.MemberGone as gone:
+                # Deleted from another tab or device while this was sent.
+                return HttpResponse(gone.message, status=401, content_type="text/plain")
 
         return write
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import time
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import connection
 from django.http import Http404
 from ninja import NinjaAPI, Schema, Status
@@ -20,6 +22,7 @@ from core.middleware import RETRY_AFTER_SECONDS, is_busy
 from core.ratelimit import RateLimited
 from gnn.api import router as recommendations_router
 from ratings.api import router as ratings_router
+from ratings.services import MemberGone
 
 log = logging.getLogger("recommender.api")
 
@@ -83,6 +86,26 @@ def _http_error(request, exc: HttpError):
 @api.exception_handler(Http404)
 def _not_found(request, exc):
     return api.create_response(request, {"detail": "Not Found"}, status=404)
+
+
+@api.exception_handler(MemberGone)
+def _member_gone(request, exc: MemberGone):
+    """Deleted while the write was on its way: nothing of it was kept."""
+    return api.create_response(request, {"detail": exc.message}, status=401)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request, exc):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    detail = f"The request body is too large (at most {limit:,} bytes)."
+    return api.create_response(request, {"detail": detail}, status=413)
+
+
+@api.exception_handler(SuspiciousOperation)
+def _unreadable(request, exc):
+    """Too many fields or files, and the like: the request cannot be read."""
+    detail = "Bad request: the request could not be read (too many fields, or malformed)."
+    return api.create_response(request, {"detail": detail}, status=400)
 
 
 @api.exception_handler(Exception)

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.observability.RequestContextMiddleware",
+    "core.middleware.ApiErrorsAsJsonMiddleware",
     "core.middleware.DatabaseBusyMiddleware",
     "core.middleware.NulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",

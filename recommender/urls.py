@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import urls as accounts_urls
+from accounts.forms import AdminLoginForm
+from core.ratelimit import LOGIN, limited
 from ratings import views as ratings_views
 from recommender.api import api
 from recommender.views import home, members, model, movies, onboarding
@@ -26,6 +28,10 @@ account_pages = (
     accounts_urls.app_name,
 )
 
+# The admin's log-in goes through the site's limits: per address on every
+# attempt, and per username and address on failures.
+admin.site.login_form = AdminLoginForm
+
 urlpatterns = [
     path("", home.home, name="home"),
     path("recommendations/", home.recommendations_panel, name="recommendations"),
@@ -38,6 +44,7 @@ urlpatterns = [
     path("ratings/", include("ratings.urls")),
     path("accounts/", include(account_pages)),
     path("api/", api.urls),
+    path("admin/login/", limited(LOGIN)(admin.site.login)),
     path("admin/", admin.site.urls),
 ]
 
@@ -52,3 +59,16 @@ def handler404(request, exception):
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
+
+
+def handler400(request, exception):
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE is 413, not 400 (Django reports
+    it as a bad request); the API's answer becomes JSON on its way out
+    (core.middleware.ApiErrorsAsJsonMiddleware)."""
+    from django.core.exceptions import RequestDataTooBig
+    from django.views.defaults import bad_request
+
+    response = bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        response.status_code = 413
+    return response

@@ -107,31 +107,116 @@ def test_metrics_allow_list_does_not_trust_the_proxy_itself(client, settings, db
     assert client.get("/metrics", HTTP_X_FORWARDED_FOR="203.0.113.5").status_code == 403
 
 
-def test_failed_log_ins_per_username_ask_to_wait_and_never_lock_the_account(
+def test_failed_log_ins_make_the_guesser_wait_never_the_member_elsewhere(
     client, member, settings, frozen_clock
 ):
+    """Finding 2: five wrong passwords for someone else's username from one
+    address must not keep the member out from theirs."""
     settings.TRUSTED_PROXIES = ["127.0.0.1"]
     settings.RATE_LIMIT_LOGIN = "0"
     settings.RATE_LIMIT_LOGIN_FAILURES = "3/300"
+    guesser, home = "198.51.100.7", "203.0.113.1"
     # Successful log-ins do not count.
     for _ in range(5):
-        assert _login(client, "correct horse battery").status_code == 302
+        assert _login(client, "correct horse battery", home).status_code == 302
         client.logout()
-    # A guesser from three addresses ...
-    for n in range(3):
-        assert _login(client, "guess", f"198.51.100.{n}").status_code == 200
-    # ... makes the member wait, even with the right password ...
-    waiting = _login(client, "correct horse battery", "203.0.113.1")
+    # The guesser, from one address ...
+    for _ in range(3):
+        assert _login(client, "guess", guesser).status_code == 200
+    # ... waits, even with the right password ...
+    waiting = _login(client, "correct horse battery", guesser)
     assert waiting.status_code == 200
     assert "Too many failed log-ins for this account" in waiting.text
     assert "_auth_user_id" not in client.session
-    # ... and the API says so too ...
+    # ... while the member logs in from their own address, on the site and the API.
+    assert _login(client, "correct horse battery", home).status_code == 302
+    client.logout()
     token = client.post(
         "/api/tokens",
         {"username": "ALICE", "password": "correct horse battery"},
         content_type="application/json",
+        HTTP_X_FORWARDED_FOR=home,
     )
-    assert token.status_code == 429
-    # ... for one window only.
+    assert token.status_code == 201
+    from_guesser = client.post(
+        "/api/tokens",
+        {"username": "alice", "password": "correct horse battery"},
+        content_type="application/json",
+        HTTP_X_FORWARDED_FOR=guesser,
+    )
+    assert from_guesser.status_code == 429
+    # The guesser's wait lasts one window.
     frozen_clock["t"] += 301
-    assert _login(client, "correct horse battery").status_code == 302
+    assert _login(client, "correct horse battery", guesser).status_code == 302
+
+
+def test_the_admin_log_in_is_limited_per_address_and_per_username(client, staff, settings):
+    """Finding 1: twelve wrong passwords for a staff account, then the right
+    one, must not get in."""
+    url = reverse("admin:login")
+    answers = [
+        client.post(url, {"username": "curator", "password": f"guess {n}"}).status_code
+        for n in range(12)
+    ]
+    assert answers[:10] == [200] * 10 and answers[10:] == [429, 429]
+    right = client.post(url, {"username": "curator", "password": "correct horse battery"})
+    assert right.status_code == 429 and "_auth_user_id" not in client.session
+
+
+def test_the_admin_log_in_counts_failures_per_username(client, staff, settings):
+    settings.RATE_LIMIT_LOGIN = "0"
+    url = reverse("admin:login")
+    for n in range(5):
+        client.post(url, {"username": "curator", "password": f"guess {n}"})
+    refused = client.post(url, {"username": "curator", "password": "correct horse battery"})
+    assert "Too many failed log-ins for this account" in refused.text
+    assert "_auth_user_id" not in client.session
+    # The admin's failures count on the site's log-in too: one budget per address.
+    assert (
+        client.post(
+            reverse("accounts:login"), {"username": "curator", "password": "correct horse battery"}
+        ).status_code
+        == 200
+    )
+
+
+def test_wrong_old_passwords_are_limited_and_counted_as_failed_log_ins(client, member, settings):
+    """Finding 3: sixteen wrong old passwords went unlimited and uncounted."""
+    settings.RATE_LIMIT_LOGIN_FAILURES = "5/300"
+    client.force_login(member)
+    url = reverse("accounts:password_change")
+    new = "another long one 42"
+    wrong = {"old_password": "guess", "new_password1": new, "new_password2": new}
+    answers = [client.post(url, wrong) for _ in range(16)]
+    codes = [a.status_code for a in answers]
+    assert codes[:10] == [200] * 10 and set(codes[10:]) == {429}
+    assert "Too many failed log-ins for this account" in answers[6].text  # past 5 failures
+    member.refresh_from_db()
+    assert member.check_password("correct horse battery")
+    # They were counted as failed log-ins of this account from this address.
+    client.logout()
+    assert "Too many failed log-ins" in _login(client, "correct horse battery").text
+
+
+def test_deleting_an_account_counts_password_checks_per_member_not_per_address(
+    client, member, django_user_model, settings
+):
+    """Finding 8: ten failed log-ins by anyone behind the member's address
+    must not stop them deleting their account."""
+    settings.RATE_LIMIT_LOGIN_FAILURES = "0"
+    for n in range(12):
+        client.post(reverse("accounts:login"), {"username": "someone", "password": f"g{n}"})
+    client.force_login(member)
+    done = client.post(reverse("accounts:delete"), {"password": "correct horse battery"})
+    assert done.status_code == 302
+    assert not django_user_model.objects.filter(username="alice").exists()
+
+
+def test_a_members_own_password_checks_are_limited_per_member(client, member, settings):
+    settings.RATE_LIMIT_LOGIN_FAILURES = "0"
+    client.force_login(member)
+    codes = [
+        client.post(reverse("accounts:delete"), {"password": f"guess {n}"}).status_code
+        for n in range(11)
+    ]
+    assert codes == [400] * 10 + [429]

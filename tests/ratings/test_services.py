@@ -1,6 +1,8 @@
 import threading
 
+import pytest
 from django.db import connection
+from django.urls import reverse
 
 from catalog.models import Movie
 from ratings.models import Rating
@@ -79,3 +81,69 @@ def test_concurrent_writes_by_many_members_to_one_movie_keep_its_counts_exact(
     assert movie.rating_count == before[0] + 10
     assert movie.rating_sum == before[1] + sum(stored)
     assert movie.liked_count == before[2] + sum(value >= 4 for value in stored)
+
+
+def _deleted_elsewhere(member):
+    """The member's account as it is after another request deleted it: this
+    request still holds the member it authenticated."""
+    from accounts.models import User
+
+    User.objects.filter(pk=member.pk).delete()
+    return member
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("write", ["rate", "dismiss", "watch", "not_seen"])
+def test_a_write_for_a_member_deleted_meanwhile_is_refused_whole(write, seeded_committed, member):
+    """Finding 6: a rating that raced account deletion was a 500 (an
+    IntegrityError at commit). On PostgreSQL this exercises the one-statement
+    write, on SQLite the ORM's."""
+    from ratings import services
+
+    movie = Movie.objects.order_by("pk").first()
+    before = (movie.rating_count, movie.rating_sum, movie.liked_count)
+    gone = _deleted_elsewhere(member)
+    calls = {
+        "rate": lambda: services.rating_set(user=gone, movie=movie, value=5),
+        "dismiss": lambda: services.dismissal_add(user=gone, movie=movie),
+        "watch": lambda: services.watchlist_add(user=gone, movie=movie),
+        "not_seen": lambda: services.not_seen_add(user=gone, movie=movie),
+    }
+    with pytest.raises(services.MemberGone):
+        calls[write]()
+    movie.refresh_from_db()
+    assert (movie.rating_count, movie.rating_sum, movie.liked_count) == before
+    assert not Rating.objects.filter(user_id=member.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_and_the_site_answer_401_to_a_write_of_a_deleted_member(
+    seeded_committed, member, monkeypatch
+):
+    from django.test import Client
+
+    from accounts.services import api_token_create
+
+    movie = Movie.objects.order_by("pk").first()
+    token = api_token_create(user=member)
+    other = type(member).objects.create_user(username="bob", password="x" * 12)
+    site = Client()
+    site.force_login(other)
+    # The account goes between authentication and the write.
+    real = rating_set
+
+    def deleted_first(*, user, movie, value):
+        _deleted_elsewhere(user)
+        return real(user=user, movie=movie, value=value)
+
+    monkeypatch.setattr("ratings.services.rating_set", deleted_first)
+    api = Client().post(
+        "/api/ratings",
+        {"movie_id": movie.pk, "value": 4},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert api.status_code == 401 and "no longer exists" in api.json()["detail"]
+    page = site.post(reverse("ratings:rate", args=[movie.pk]), {"value": 4}, HTTP_HX_REQUEST="true")
+    assert page.status_code == 401 and "no longer exists" in page.text
+    assert not Rating.objects.filter(user_id__in=[member.pk, other.pk]).exists()

@@ -119,3 +119,36 @@ def test_an_unexpected_error_under_api_answers_json(client, member, auth, seeded
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal server error."}
     assert "secret" not in response.text
+
+
+@pytest.mark.parametrize("path", ["/api/users", "/api/ratings", "/api/tokens"])
+def test_a_body_over_the_upload_limit_is_413_json_not_a_server_error(client, auth, path):
+    """Finding 5: a 3 MB body was a 500 with a traceback, raising the error rate."""
+    body = b'{"username": "' + b"x" * 3_000_000 + b'"}'
+    response = client.post(path, body, content_type=JSON, **auth)
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("application/json")
+    assert "too large" in response.json()["detail"]
+
+
+def test_a_method_a_path_does_not_take_is_405_json_naming_the_allowed_ones(client, auth):
+    response = client.patch("/api/watchlist/1", **auth)
+    assert response.status_code == 405
+    assert response["Content-Type"].startswith("application/json")
+    assert "DELETE" in response.json()["detail"] and "PUT" in response["Allow"]
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_query_string_with_too_many_fields_is_400_json(client, db, method):
+    query = "&".join(f"a{i}=1" for i in range(1100))
+    path = "/api/movies" if method == "get" else "/api/tokens"
+    response = getattr(client, method)(f"{path}?{query}", content_type=JSON)
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert "could not be read" in response.json()["detail"]
+
+
+def test_pages_keep_their_own_error_pages(client, db):
+    query = "&".join(f"a{i}=1" for i in range(1100))
+    response = client.get(f"/movies/?{query}")
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/html")

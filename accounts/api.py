@@ -7,6 +7,7 @@ from ninja.security import HttpBearer, SessionAuth
 from accounts.forms import SignUpForm
 from accounts.models import Gender, Occupation, User
 from accounts.services import (
+    TooManyTokens,
     UsernameTaken,
     api_token_create,
     api_token_revoke,
@@ -126,7 +127,7 @@ def create_user(request, payload: UserIn):
 
 @router.post(
     "/tokens",
-    response={201: TokenOut, 401: Message, 400: Message, 422: Problems, 429: Message},
+    response={201: TokenOut, 401: Message, 400: Message, 409: Message, 422: Problems, 429: Message},
     auth=None,
 )
 def create_token(request, payload: Credentials):
@@ -136,7 +137,10 @@ def create_token(request, payload: Credentials):
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None:
         raise ApiError(401, "Wrong username or password.")
-    return Status(201, {"token": api_token_create(user=user)})
+    try:
+        return Status(201, {"token": api_token_create(user=user)})
+    except TooManyTokens as exc:
+        raise ApiError(409, exc.message) from None
 
 
 class TokenInfo(Schema):

@@ -121,11 +121,49 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class TooManyTokens(Exception):
+    def __init__(self, limit: int):
+        self.message = (
+            f"You have {limit} live API tokens, the most a member may hold: "
+            "revoke one you no longer use, then make a new one."
+        )
+        super().__init__(self.message)
+
+
 def api_token_create(*, user: User) -> str:
-    """A new API token for the member; the only time the token is readable."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    ApiToken.objects.create(user=user, key_hash=token_hash(token), prefix=token[:12])
+    """A new API token for the member; the only time the token is readable.
+    TooManyTokens when they hold API_TOKENS_PER_MEMBER live ones already
+    (counted under a lock on the member, so two at once cannot pass it)."""
+    limit = settings.API_TOKENS_PER_MEMBER
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+        if api_tokens_of(user=user).count() >= limit:
+            raise TooManyTokens(limit)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        ApiToken.objects.create(user=user, key_hash=token_hash(token), prefix=token[:12])
     return token
+
+
+def api_tokens_delete_expired() -> int:
+    """Delete the rows of expired tokens (they stopped working when they
+    expired); how many went. Celery beat runs it daily."""
+    deleted, _ = ApiToken.objects.filter(created_at__lt=api_token_expiry_cutoff()).delete()
+    return deleted
+
+
+def api_tokens_record(*, user: User) -> list[dict]:
+    """Every token row of the member, expired ones too, without secrets (the
+    data download)."""
+    cutoff = api_token_expiry_cutoff()
+    return [
+        {
+            "prefix": t.prefix,
+            "created_at": t.created_at.isoformat(),
+            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+            "expired": t.created_at < cutoff,
+        }
+        for t in ApiToken.objects.filter(user=user).order_by("created_at", "pk")
+    ]
 
 
 def api_token_expiry_cutoff():

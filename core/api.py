@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from ninja import Field, Schema
 from pydantic import AfterValidator
+
+from core.ratelimit import client_ip
 
 # Ids are 64-bit in both databases; a larger number could only 500.
 MAX_ID = 2**63 - 1
@@ -104,3 +107,12 @@ def paginate(items, page: int, page_size: int) -> tuple[list, dict]:
     if page > paginator.num_pages:
         return [], meta
     return list(paginator.page(page).object_list), meta
+
+
+def privileged(request) -> bool:
+    """Staff (a session), or a monitor on METRICS_ALLOWED_IPS: who may see
+    how the site is built (health's parts, the model's hyperparameters)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
+        return True
+    return client_ip(request) in settings.METRICS_ALLOWED_IPS

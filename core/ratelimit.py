@@ -164,10 +164,19 @@ def count_failure(username: str, request) -> None:
     hit(LOGIN_FAILURES.name, failures_key(username, request), LOGIN_FAILURES.rate)
 
 
+def _duration(seconds: int) -> str:
+    """A wait as a person says it: seconds, then minutes, then hours."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= 2 * size:
+            count = math.ceil(seconds / size)
+            return f"{count} {unit}s"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
 class RateLimited(Exception):
     def __init__(self, wait: int, what: str):
         self.wait = wait
-        self.message = f"Too many {what}. Try again in {wait} second{'s' if wait != 1 else ''}."
+        self.message = f"Too many {what}. Try again in {_duration(wait)}."
         super().__init__(self.message)
 
 

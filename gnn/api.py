@@ -5,7 +5,7 @@ from ninja import Field, Query, Router, Schema
 
 from accounts.api import MEMBER, visible_user
 from catalog.api import MovieOut, movie_out
-from core.api import AUTH_ERRORS, READ_ERRORS, ApiError, Id, Message
+from core.api import AUTH_ERRORS, READ_ERRORS, ApiError, Id, Message, privileged
 from gnn.selectors import (
     RecommendationError,
     Recommendations,
@@ -113,6 +113,8 @@ def refresh(request, user_id: Id):
 
 @router.get("/model/info", response={200: ModelInfo, **READ_ERRORS}, auth=None, tags=["system"])
 def model_info(request):
+    """The served version and its figures (as the model page shows them); its
+    hyperparameters for staff and the metrics allow-list only."""
     served = served_model()
     if served is None:
         return {"serving": False, "fallback": "popularity"}
@@ -124,6 +126,6 @@ def model_info(request):
         "trigger": meta.trigger or None,
         "data": meta.data.as_json(),
         "metrics": meta.metrics,
-        "hyperparameters": meta.hyperparameters,
+        "hyperparameters": meta.hyperparameters if privileged(request) else {},
         "training_seconds": meta.training_seconds,
     }

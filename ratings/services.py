@@ -253,7 +253,10 @@ def watchlist_remove(*, user, movie: Movie) -> bool:
 
 def not_seen_add(*, user, movie: Movie) -> NotSeen:
     """The member has not seen this movie: it is not asked again. Their taste
-    version stays: recommendations do not read these answers."""
+    version stays: recommendations do not read these answers. A movie they
+    rated they have seen: RatingError."""
+    if Rating.objects.filter(user=user, movie=movie).exists():
+        raise RatingError("movie", "You rated this movie: you have seen it.")
     return _mark(NotSeen, user=user, movie=movie, taste=False)
 
 

@@ -14,7 +14,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
@@ -38,7 +38,8 @@ def _next_url(request, fallback: str) -> str:
 
 
 def _login_first(request):
-    login = f"{reverse('accounts:login')}?next={_next_url(request, request.path)}"
+    # Encoded: a `next` of its own with a query (?genre=drama&page=2) comes back whole.
+    login = f"{reverse('accounts:login')}?{urlencode({'next': _next_url(request, request.path)})}"
     if request.htmx:
         return HttpResponseClientRedirect(login)
     return redirect(login)

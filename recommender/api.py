@@ -11,12 +11,12 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import connection
 from django.http import Http404
-from ninja import NinjaAPI, Schema, Status
+from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.api import router as users_router
 from catalog.api import router as movies_router
-from core.api import ApiError
+from core.api import ApiError, privileged
 from core.cache import cache_state
 from core.middleware import RETRY_AFTER_SECONDS, is_busy
 from core.ratelimit import RateLimited
@@ -128,12 +128,14 @@ class Check(Schema):
 
 
 class Health(Schema):
-    status: str
-    database: Check
-    model: Check
-    broker: Check
-    cache: Check
+    status: str = Field(description="ok, degraded (serving without a part) or unavailable")
     model_version: str | None
+    # The parts, for staff and the metrics allow-list (METRICS_ALLOWED_IPS):
+    # an anonymous caller learns no database vendor, no cache kind.
+    database: Check | None = None
+    model: Check | None = None
+    broker: Check | None = None
+    cache: Check | None = None
 
 
 _broker_checked: tuple[float, Check] | None = None
@@ -158,11 +160,14 @@ def _check_broker() -> Check:
     return check
 
 
-@api.get("/health", response={200: Health, 503: Health}, auth=None, tags=["system"])
+@api.get(
+    "/health", response={200: Health, 503: Health}, auth=None, tags=["system"], exclude_none=True
+)
 def health(request):
     """200 while the site can serve (database reachable), 503 when it cannot. A missing
     model, broker or cache degrades the service (popularity; retraining later;
-    everything computed afresh) but it serves."""
+    everything computed afresh) but it serves. Each part's state is shown to
+    staff and to the addresses of METRICS_ALLOWED_IPS."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -190,8 +195,10 @@ def health(request):
         status = "ok"
     else:
         status = "degraded"
-    body = Health(
-        status=status, database=database, model=model, broker=broker, cache=cache,
-        model_version=version,
-    )  # fmt: skip
+    body = Health(status=status, model_version=version)
+    if privileged(request):
+        body = Health(
+            status=status, model_version=version, database=database, model=model,
+            broker=broker, cache=cache,
+        )  # fmt: skip
     return Status(200 if database.ok else 503, body)

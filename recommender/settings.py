@@ -306,10 +306,13 @@ CONTENT_SECURITY_POLICY = {
 
 # API tokens expire this many days after they were made.
 API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90, minimum=1)
+# Live API tokens a member may hold at once (making another asks to revoke one).
+API_TOKENS_PER_MEMBER = env_int("API_TOKENS_PER_MEMBER", 10, minimum=1)
 RATE_LIMIT_LOGIN = env_rate("RATE_LIMIT_LOGIN", "10/300")
 RATE_LIMIT_SIGNUP = env_rate("RATE_LIMIT_SIGNUP", "10/3600")
 RATE_LIMIT_RATINGS = env_rate("RATE_LIMIT_RATINGS", "120/60")
-# Failed log-ins per username (failures only; past it the log-in asks to wait).
+# Failed log-ins per username and address (failures only; past it that
+# log-in asks to wait).
 RATE_LIMIT_LOGIN_FAILURES = env_rate("RATE_LIMIT_LOGIN_FAILURES", "5/300")
 
 # --- Metrics ----------------------------------------------------------------
@@ -414,6 +417,12 @@ if RETRAIN_EVERY_HOURS:
         "task": "gnn.tasks.scheduled_retrain",
         "schedule": RETRAIN_EVERY_HOURS * 3600,
     }
+# Expired API tokens are deleted once a day (they no longer work from the moment
+# they expire; this is their rows going).
+CELERY_BEAT_SCHEDULE["expired-tokens"] = {
+    "task": "accounts.tasks.api_tokens_delete_expired",
+    "schedule": 24 * 3600,
+}
 if REFRESH_EVERY_SECONDS:
     CELERY_BEAT_SCHEDULE["periodic-refresh"] = {
         "task": "gnn.tasks.refresh_serving",

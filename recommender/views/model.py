@@ -1,14 +1,13 @@
 """The pages about the model and the site's operation: the model page for
 everyone, the operations page and the Prometheus endpoint for staff."""
 
-from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from core import metrics
-from core.ratelimit import client_ip
+from core.api import privileged
 from gnn.models import TrainingRun
 from gnn.reporting import curve_charts, floor_names, metric_rows
 from gnn.selectors import served_model
@@ -45,9 +44,7 @@ def model_page(request):
 @require_GET
 def metrics_view(request):
     """Prometheus exposition: staff, or scrapers from METRICS_ALLOWED_IPS."""
-    user = request.user
-    staff = user.is_authenticated and user.is_staff
-    if not staff and client_ip(request) not in settings.METRICS_ALLOWED_IPS:
+    if not privileged(request):
         return HttpResponse(
             "Forbidden: staff, or an address in METRICS_ALLOWED_IPS.\n",
             status=403,

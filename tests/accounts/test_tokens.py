@@ -130,14 +130,19 @@ def test_logging_in_leaves_the_tokens_alone(client, member):
 
 
 def test_the_profile_page_makes_shows_once_and_revokes_tokens(client, member):
+    """Finding 7: the new-token page is a redirect after the post, showing the
+    secret once, never in a URL; a reload does not make a second token."""
     client.force_login(member)
     made = client.post(reverse("accounts:token_create"))
-    assert made.status_code == 200
+    assert made.status_code == 302 and made["Location"] == reverse("accounts:profile") + "#tokens"
+    shown = client.get(made["Location"])
     record = ApiToken.objects.get(user=member)
-    secret = re.search(r'<code class="token">([^<]+)</code>', made.text).group(1)
+    secret = re.search(r'<code class="token">([^<]+)</code>', shown.text).group(1)
+    assert secret not in made["Location"] and shown["Cache-Control"] == "no-store"
     assert token_works(secret)
-    again = client.get(reverse("accounts:profile"))
+    again = client.get(reverse("accounts:profile"))  # the reload
     assert record.prefix in again.text and secret not in again.text
+    assert ApiToken.objects.filter(user=member).count() == 1
 
     revoked = client.post(reverse("accounts:token_revoke", args=[record.pk]))
     assert revoked.status_code == 302
@@ -156,3 +161,54 @@ def test_the_admin_lists_tokens_without_their_secret(client, staff, member):
     assert secret not in page.text and record.key_hash not in page.text
     detail = client.get(reverse("admin:accounts_apitoken_change", args=[record.pk]))
     assert detail.status_code == 200 and record.key_hash not in detail.text
+
+
+def test_a_member_holds_a_bounded_number_of_live_tokens(client, member, settings):
+    """Finding 7: thirty tokens in a row were all made."""
+    settings.API_TOKENS_PER_MEMBER = 3
+    settings.RATE_LIMIT_LOGIN = "0"
+    client.force_login(member)
+    for _ in range(5):
+        client.post(reverse("accounts:token_create"))
+    assert ApiToken.objects.filter(user=member).count() == 3
+    refused = client.get(reverse("accounts:profile"))
+    assert "revoke one you no longer use" in refused.text
+    api = Client().post(
+        "/api/tokens",
+        {"username": "alice", "password": "correct horse battery"},
+        content_type=JSON,
+    )
+    assert api.status_code == 409 and "revoke one" in api.json()["detail"]
+    # An expired one does not count.
+    ApiToken.objects.filter(pk=ApiToken.objects.first().pk).update(
+        created_at=timezone.now() - timedelta(days=settings.API_TOKEN_DAYS + 1)
+    )
+    assert client.post(reverse("accounts:token_create")).status_code == 302
+    assert ApiToken.objects.filter(user=member).count() == 4
+
+
+def test_making_tokens_on_the_profile_is_limited_as_the_api_is(client, member, settings):
+    settings.RATE_LIMIT_LOGIN = "2/300"
+    client.force_login(member)
+    codes = [client.post(reverse("accounts:token_create")).status_code for _ in range(3)]
+    assert codes == [302, 302, 429]
+
+
+def test_expired_tokens_are_deleted_by_the_daily_task_and_downloaded_until_then(
+    client, member, settings
+):
+    from accounts.tasks import api_tokens_delete_expired
+    from recommender.settings import CELERY_BEAT_SCHEDULE
+
+    live, old = api_token_create(user=member), api_token_create(user=member)
+    ApiToken.objects.filter(prefix=old[:12]).update(
+        created_at=timezone.now() - timedelta(days=settings.API_TOKEN_DAYS + 1)
+    )
+    client.force_login(member)
+    rows = client.get(reverse("accounts:data_download")).json()["api_tokens"]
+    assert sorted(row["expired"] for row in rows) == [False, True]
+    assert (
+        CELERY_BEAT_SCHEDULE["expired-tokens"]["task"] == "accounts.tasks.api_tokens_delete_expired"
+    )
+    assert api_tokens_delete_expired() == 1
+    assert [t.prefix for t in ApiToken.objects.all()] == [live[:12]]

@@ -220,3 +220,16 @@ def test_a_members_own_password_checks_are_limited_per_member(client, member, se
         for n in range(11)
     ]
     assert codes == [400] * 10 + [429]
+
+
+def test_a_wait_is_said_in_the_unit_a_person_would_use():
+    from core.ratelimit import RateLimited
+
+    said = [RateLimited(wait, "attempts").message for wait in (1, 90, 150, 7200, 18885)]
+    assert said == [
+        "Too many attempts. Try again in 1 second.",
+        "Too many attempts. Try again in 90 seconds.",
+        "Too many attempts. Try again in 3 minutes.",
+        "Too many attempts. Try again in 2 hours.",
+        "Too many attempts. Try again in 6 hours.",
+    ]

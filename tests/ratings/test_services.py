@@ -147,3 +147,15 @@ def test_the_api_and_the_site_answer_401_to_a_write_of_a_deleted_member(
     page = site.post(reverse("ratings:rate", args=[movie.pk]), {"value": 4}, HTTP_HX_REQUEST="true")
     assert page.status_code == 401 and "no longer exists" in page.text
     assert not Rating.objects.filter(user_id__in=[member.pk, other.pk]).exists()
+
+
+def test_havent_seen_is_refused_for_a_movie_the_member_rated(seeded, member):
+    """Finding 10: "haven't seen it" could be saved for a movie already rated."""
+    from ratings.models import NotSeen
+    from ratings.services import RatingError, not_seen_add
+
+    movie = Movie.objects.order_by("pk").first()
+    rating_set(user=member, movie=movie, value=4)
+    with pytest.raises(RatingError, match="you have seen it"):
+        not_seen_add(user=member, movie=movie)
+    assert not NotSeen.objects.exists()

@@ -1,6 +1,7 @@
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.http import urlencode
 
 from catalog.models import Movie
 from ratings.models import Rating
@@ -117,6 +118,17 @@ def test_visitors_are_asked_to_log_in(client, movie):
     htmx = rate(client, movie, value="4")
     assert htmx["HX-Redirect"].startswith(reverse("accounts:login"))
     assert Rating.objects.count() == before
+
+
+def test_the_log_in_comes_back_to_the_whole_page_the_visitor_was_on(client, movie, member):
+    """Finding 10: `next` was not encoded, so ?genre=drama&page=2 lost its page."""
+    came_from = "/movies/?genre=drama&page=2"
+    sent = client.post(reverse("ratings:watch", args=[movie.pk]), {"next": came_from})
+    assert sent["Location"] == f"{reverse('accounts:login')}?{urlencode({'next': came_from})}"
+    logged_in = client.post(
+        sent["Location"], {"username": "alice", "password": "correct horse battery"}
+    )
+    assert logged_in["Location"] == came_from
 
 
 def test_visitors_see_a_log_in_link_instead_of_stars(client, movie):

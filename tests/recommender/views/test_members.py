@@ -32,6 +32,7 @@ def test_the_download_holds_everything_the_site_keeps(client, member, seeded):
         "prefix",
         "created_at",
         "last_used_at",
+        "expired",
     }
 
 
@@ -100,3 +101,14 @@ def test_profile_and_history_need_a_login(client, db):
         response = client.get(reverse(name))
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_the_download_is_named_after_any_username(client, seeded, django_user_model):
+    """Finding 10: a username outside Latin-1 broke the Content-Disposition header."""
+    member = django_user_model.objects.create_user(username="Zoë_東京", password=MEMBER_PASSWORD)
+    client.force_login(member)
+    response = client.get(reverse("accounts:data_download"))
+    assert response.status_code == 200
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith("attachment; filename*=utf-8''reel-Zo%C3%AB_%E6%9D%B1%E4%BA%AC-")
+    disposition.encode("latin-1")  # a valid header value

@@ -70,8 +70,8 @@ def retrain_if_due() -> TrainingRun | None:
     active = TrainingRun.objects.filter(active=True).first()
     if active is not None:
         if not run_is_stale(active):
-            if active.status == Status.QUEUED and active.sent_at is None:
-                _send(active.pk)  # a hand-over that failed earlier
+            if active.status == Status.QUEUED and _hand_over_lost(active):
+                _send(active.pk)  # a worker claims a run once: sending twice is harmless
             return None
         expire_stale_runs()
     if AutoRetraining.objects.filter(pk=1, paused_at__isnull=False).exists():
@@ -86,6 +86,16 @@ def retrain_if_due() -> TrainingRun | None:
 
 
 _MAX_BACKOFF = timedelta(hours=6)
+
+
+def _hand_over_lost(run: TrainingRun) -> bool:
+    """A queued run never handed to the broker, or handed over and not started
+    within TRAINING_RESEND_SECONDS: its message was lost (a broker restarted
+    without persistence, say), and without sending it again retraining would
+    wait for the run to be taken for dead (TRAINING_QUEUED_STALE_SECONDS)."""
+    if run.sent_at is None:
+        return True
+    return run.sent_at < timezone.now() - timedelta(seconds=settings.TRAINING_RESEND_SECONDS)
 
 
 def _recent_runs() -> list[TrainingRun]:
@@ -168,7 +178,7 @@ def _send(run_id: int) -> bool:
         "gnn.tasks.train_model", args=[run_id], failed=f"training run {run_id} stays pending"
     ):
         return False
-    TrainingRun.objects.filter(pk=run_id, sent_at=None).update(sent_at=timezone.now())
+    TrainingRun.objects.filter(pk=run_id, status=Status.QUEUED).update(sent_at=timezone.now())
     return True
 
 

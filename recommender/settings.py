@@ -379,6 +379,9 @@ REFRESH_EVERY_SECONDS = env_float("REFRESH_EVERY_SECONDS", 30.0, minimum=0.0)
 # killed); a queued run never started after QUEUED_STALE_SECONDS likewise.
 TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 120, minimum=10)
 TRAINING_QUEUED_STALE_SECONDS = env_int("TRAINING_QUEUED_STALE_SECONDS", 1800, minimum=10)
+# A queued run handed to the broker and not started this long after is handed
+# over again (its message was lost: a broker restarted without persistence).
+TRAINING_RESEND_SECONDS = env_int("TRAINING_RESEND_SECONDS", 120, minimum=5)
 
 # With no broker configured, kombu's filesystem transport under data/ lets the
 # web server and a worker on one machine talk with nothing to install.

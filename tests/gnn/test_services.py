@@ -13,6 +13,7 @@ from ratings.selectors import ratings_written_since
 from ratings.services import rating_set
 
 pytestmark = pytest.mark.usefixtures("no_broker")
+_REAL_SEND = services._send
 
 
 def test_the_database_allows_only_one_active_run(db):
@@ -92,3 +93,22 @@ def test_a_web_process_looks_at_the_threshold_every_few_ratings(
     with django_capture_on_commit_callbacks(execute=True):
         rating_set(user=member, movie=movies[3], value=4)
     assert TrainingRun.objects.filter(trigger="threshold").count() == 1
+
+
+def test_a_queued_run_whose_message_was_lost_is_handed_over_again(db, settings, monkeypatch):
+    """A broker restarted without persistence loses the queued run's message:
+    the next look at the threshold sends it again, once it is overdue."""
+    sent = []
+    monkeypatch.setattr(services, "_send", _REAL_SEND)
+    monkeypatch.setattr(
+        services, "_send_task", lambda name, args=(), failed="": sent.append(args) or True
+    )
+    settings.TRAINING_RESEND_SECONDS = 60
+    run = TrainingRun.objects.create(trigger="admin", sent_at=timezone.now())
+    assert services.retrain_if_due() is None
+    assert sent == []  # just sent: a worker may be about to claim it
+    TrainingRun.objects.filter(pk=run.pk).update(sent_at=timezone.now() - timedelta(seconds=61))
+    assert services.retrain_if_due() is None
+    assert sent == [[run.pk]]
+    run.refresh_from_db()
+    assert run.sent_at > timezone.now() - timedelta(seconds=5)

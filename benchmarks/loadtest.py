@@ -14,6 +14,10 @@ and request type: throughput, p50/p95/p99 and errors; then checks that the
 database holds exactly the ratings that were acknowledged, and reports the
 resident memory of each gunicorn worker.
 
+``--faults`` runs the soak with faults injected instead (benchmarks/soak.py:
+its own PostgreSQL, Redis, two gunicorn instances and both Celery workers,
+50 members for --duration seconds, at least 600, at most 1800, default 660).
+
 ``--servers 2`` starts two gunicorn instances sharing the database and Redis,
 as two machines behind a load balancer would; each phase's users are split
 between them (a locust process each, with accounts of their own), and a
@@ -253,7 +257,14 @@ def main() -> None:
     parser.add_argument("--servers", type=int, choices=[1, 2, 3, 4], default=1)
     parser.add_argument("--duration", type=int, default=30, help="seconds per phase (max 300)")
     parser.add_argument("--users", default="1,10,50")
+    parser.add_argument("--faults", action="store_true", help="the soak with faults injected")
     args = parser.parse_args()
+    if args.faults:
+        import soak
+
+        seconds = args.duration if args.duration != 30 else 660
+        soak.main(seconds, args.data)
+        return
     duration = max(5, min(args.duration, 300))
     work = Path(tempfile.mkdtemp(prefix="loadtest-"))
     env = {

@@ -14,12 +14,16 @@ import os
 import random
 import re
 import threading
+import time
 import uuid
 from pathlib import Path
 
 from locust import HttpUser, between, events, task
 
 ACK_FILE = os.environ.get("LOADTEST_ACK_FILE")
+# The fault soak's record of every request (start, name, status, ms): which
+# failed while a fault was on, and when they stopped failing.
+EVENTS_FILE = os.environ.get("LOADTEST_EVENTS")
 # Accounts made by the runner beforehand (a session for each member, a token
 # for each API client), so that the measured phases are not dominated by
 # password hashing; the Newcomer class measures real sign-ups on its own.
@@ -30,6 +34,9 @@ ACCOUNTS = (
 )
 _next_account = {"members": itertools.count(), "api": itertools.count()}
 _acknowledged: dict[str, dict[str, int]] = {}  # username -> {movie id: last value}
+# Writes whose answer never came (a connection cut, a 5xx): they may or may
+# not have been stored; the check afterwards allows either.
+_uncertain: dict[str, dict[str, list[int]]] = {}
 _lock = threading.Lock()
 _movies: list[int] = []
 _CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"')
@@ -44,6 +51,16 @@ def acknowledge(username: str, movie_id: int, value: int | None) -> None:
             mine[str(movie_id)] = value
 
 
+def uncertain(username: str, movie_id: int, value: int) -> None:
+    with _lock:
+        _uncertain.setdefault(username, {}).setdefault(str(movie_id), []).append(value)
+
+
+def answered(status: int) -> bool:
+    """Whether a write's answer says for sure what happened to it."""
+    return 0 < status < 500
+
+
 @events.quitting.add_listener
 def _write_acknowledged(**_kwargs):
     # At quitting, not test_stop: users finishing their last request during
@@ -51,6 +68,23 @@ def _write_acknowledged(**_kwargs):
     if ACK_FILE:
         with _lock, open(ACK_FILE, "w") as handle:
             json.dump(_acknowledged, handle)
+        with _lock, open(ACK_FILE + ".uncertain", "w") as handle:
+            json.dump(_uncertain, handle)
+
+
+_events = open(EVENTS_FILE, "a", buffering=1) if EVENTS_FILE else None  # noqa: SIM115
+
+
+@events.request.add_listener
+def _record_request(name, response_time, response=None, exception=None, **_kwargs):
+    if _events is None:
+        return
+    status = getattr(response, "status_code", 0) or 0
+    if exception is not None and not status:
+        status = 0
+    started = time.time() - response_time / 1000
+    with _lock:
+        _events.write(f"{started:.3f},{name},{status},{response_time:.0f}\n")
 
 
 def movie_ids(client) -> list[int]:
@@ -127,6 +161,8 @@ class Member(_Browser):
                 acknowledge(self.username, movie, value)
                 answer.success()
             else:
+                if not answered(answer.status_code):
+                    uncertain(self.username, movie, value)
                 answer.failure(f"not saved: {answer.status_code}")
 
     @task(2)
@@ -185,6 +221,8 @@ class _ApiMember(HttpUser):
         )
         if answer.status_code in (200, 201):
             acknowledge(self.username, movie, value)
+        elif not answered(answer.status_code):
+            uncertain(self.username, movie, value)
 
 
 class ApiNewcomer(HttpUser):

@@ -1,7 +1,8 @@
 """Requests the site refuses before any view: a query string with NUL bytes
 (400: PostgreSQL cannot even compare such a string, so every search and
 filter would fail deep inside), and a database busy for longer than a
-request may wait (503, retry soon).
+request may wait or out of reach for a moment, restarting or failing over
+(503, retry soon: never a 500, and the member is told nothing was saved).
 
 SQLite lets one writer in at a time; behind a long transaction a write gives
 up after SQLITE_BUSY_TIMEOUT with "database is locked" (PostgreSQL's
@@ -18,7 +19,7 @@ from csp.constants import HEADER, HEADER_REPORT_ONLY
 from csp.middleware import CheckableLazyObject, CSPMiddleware
 from csp.utils import build_policy
 from django.conf import settings
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 
@@ -26,12 +27,40 @@ log = logging.getLogger("core.database")
 
 RETRY_AFTER_SECONDS = 5
 BUSY_MARKERS = ("database is locked", "lock timeout", "canceling statement due to lock timeout")
+# The database cannot be reached for a moment (restarting, failing over).
+UNREACHABLE_MARKERS = (
+    "connection refused", "the database system is shutting down",
+    "the database system is starting up", "server closed the connection",
+    "terminating connection", "could not connect", "connection failed", "connection is closed",
+    "connection already closed",
+)  # fmt: skip
+BUSY_MESSAGE = "The site is busy saving other changes. Nothing was saved; try again in a moment."
+UNREACHABLE_MESSAGE = (
+    "The site cannot reach its database for a moment. Nothing was saved; try again in a few "
+    "seconds."
+)
 
 
 def is_busy(error: BaseException) -> bool:
     return isinstance(error, OperationalError) and any(
         marker in str(error).lower() for marker in BUSY_MARKERS
     )
+
+
+def is_unreachable(error: BaseException) -> bool:
+    return isinstance(error, OperationalError | InterfaceError) and any(
+        marker in str(error).lower() for marker in UNREACHABLE_MARKERS
+    )
+
+
+def unavailable_message(error: BaseException) -> str | None:
+    """What to tell a member when the database refused for a moment (503), or
+    None when the error is not one of those."""
+    if is_busy(error):
+        return BUSY_MESSAGE
+    if is_unreachable(error):
+        return UNREACHABLE_MESSAGE
+    return None
 
 
 class DatabaseBusyMiddleware:
@@ -42,10 +71,12 @@ class DatabaseBusyMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not is_busy(exception):
+        message = unavailable_message(exception)
+        if message is None:
             return None
-        log.warning("database busy: %s %s answered 503", request.method, request.path)
-        message = "The site is busy saving other changes. Nothing was saved; try again in a moment."
+        log.warning(
+            "database unavailable (%s): %s %s answered 503", exception, request.method, request.path
+        )
         if request.path.startswith("/api/"):
             response = JsonResponse({"detail": message}, status=503)
         else:

@@ -18,7 +18,7 @@ from accounts.api import router as users_router
 from catalog.api import router as movies_router
 from core.api import ApiError, privileged
 from core.cache import cache_state
-from core.middleware import RETRY_AFTER_SECONDS, is_busy
+from core.middleware import RETRY_AFTER_SECONDS, unavailable_message
 from core.ratelimit import RateLimited
 from gnn.api import router as recommendations_router
 from ratings.api import router as ratings_router
@@ -111,11 +111,11 @@ def _unreadable(request, exc):
 @api.exception_handler(Exception)
 def _server_error(request, exc: Exception):
     """Whatever else goes wrong answers JSON too; the details go to the log only."""
-    if is_busy(exc):
-        response = api.create_response(
-            request, {"detail": "The site is busy; nothing was saved. Try again in a moment."},
-            status=503,
-        )  # fmt: skip
+    message = unavailable_message(exc)
+    if message is not None:
+        log.warning("database unavailable (%s): %s %s answered 503", exc, request.method,
+                    request.path)  # fmt: skip
+        response = api.create_response(request, {"detail": message}, status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)

@@ -8,7 +8,7 @@ imported by web processes too, so it imports no torch.
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import beat_init, task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recommender.settings")
 
@@ -36,3 +36,26 @@ def _forget_request_id(task_id=None, **_kwargs):
     token = _context_tokens.pop(task_id, None)
     if token is not None:
         request_id_var.reset(token)
+
+
+@worker_process_init.connect
+@beat_init.connect
+def _die_with_the_worker(**_kwargs):
+    """A worker's pool processes and its embedded beat die with its main
+    process, kill -9 included (Linux: PR_SET_PDEATHSIG). Otherwise a killed
+    worker leaves its training run going on unwatched (its run is taken for
+    dead, so it never publishes, but it holds a core) and a second beat
+    sending the schedule twice once the worker is started again."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the line above: go now
+        os._exit(1)

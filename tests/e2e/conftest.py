@@ -91,7 +91,10 @@ def redis_broker():
 class Worker:
     """`celery worker` as a separate process group, as an operator runs it."""
 
-    def __init__(self, broker_url: str, log_path: Path, queues: str = "celery,training", **env):
+    def __init__(
+        self, broker_url: str, log_path: Path, queues: str = "celery,training", *,
+        beat: bool = False, **env,
+    ):  # fmt: skip
         self.log_path = log_path
         environment = {
             **os.environ,
@@ -112,6 +115,8 @@ class Worker:
             "--without-gossip", "--without-mingle", "--without-heartbeat",
             "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
         ]  # fmt: skip
+        if beat:  # the embedded beat, as the documented worker command runs it
+            command += ["--beat", "--schedule", str(log_path.with_suffix(".beat"))]
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT,
@@ -139,6 +144,17 @@ class Worker:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
+    def kill_main(self) -> list[int]:
+        """SIGKILL the worker's main process alone, as an OOM killer picking it
+        would; the pool processes it had."""
+        found = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
+        ).stdout.split()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        return [int(pid) for pid in found]
+
     def stop(self):
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -154,8 +170,11 @@ class Worker:
 def start_worker(tmp_path):
     workers = []
 
-    def start(broker_url: str = REDIS_URL, queues: str = "celery,training", **env) -> Worker:
-        worker = Worker(broker_url, tmp_path / f"worker-{len(workers)}.log", queues, **env)
+    def start(
+        broker_url: str = REDIS_URL, queues: str = "celery,training", beat: bool = False, **env
+    ) -> Worker:
+        log = tmp_path / f"worker-{len(workers)}.log"
+        worker = Worker(broker_url, log, queues, beat=beat, **env)
         workers.append(worker)
         return worker
 

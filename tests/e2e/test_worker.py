@@ -106,6 +106,32 @@ def test_killing_the_worker_mid_training_leaves_the_served_model_and_training_re
     assert serving() == run.published.version
 
 
+def test_a_worker_killed_alone_takes_its_children_with_it(
+    trained_committed, redis_broker, start_worker, settings
+):
+    """Found by the fault soak: kill -9 of the worker's main process left its
+    embedded beat running, which went on sending the schedule beside the
+    restarted worker's own (and a pool process could outlive it likewise)."""
+    worker = start_worker(beat=True, TRAINING_MAX_STEPS=100000, TRAINING_PATIENCE=100000)
+    run = training_request(trigger=TrainingRun.Trigger.ADMIN)
+    wait_for(
+        lambda: TrainingRun.objects.get(pk=run.pk).progress.startswith("step"),
+        what=lambda: f"training to start:\n{worker.output()[-3000:]}",
+    )
+    children = worker.kill_main()
+    assert len(children) >= 2, "a pool process and the beat"
+
+    def gone(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().split()[2] == "Z"
+        except FileNotFoundError:
+            return True
+
+    wait_for(lambda: all(gone(pid) for pid in children), timeout=10, what="the children to die")
+    assert serving() == trained_committed
+
+
 def test_the_embedded_filesystem_broker_runs_a_real_task_end_to_end(
     trained_committed, start_worker, settings
 ):

@@ -74,16 +74,34 @@ class DatabaseBusyMiddleware:
         message = unavailable_message(exception)
         if message is None:
             return None
-        log.warning(
-            "database unavailable (%s): %s %s answered 503", exception, request.method, request.path
-        )
-        if request.path.startswith("/api/"):
-            response = JsonResponse({"detail": message}, status=503)
-        else:
-            template = "503.html#message" if getattr(request, "htmx", False) else "503.html"
-            response = render(request, template, {"message": message}, status=503)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return unavailable_response(request, exception, message)
+
+
+def unavailable_response(request, exception: BaseException, message: str):
+    """503 with Retry-After and what to do: JSON under /api/, the site's page
+    (or its message alone, for htmx) elsewhere. Also the answer of the 500
+    handler when the failure was the database's (recommender.urls.handler500):
+    a middleware reading the session fails outside any view."""
+    log.warning(
+        "database unavailable (%s): %s %s answered 503", exception, request.method, request.path
+    )
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": message}, status=503)
+    else:
+        from django.contrib.auth.models import AnonymousUser
+
+        # The member's session lives in the database that did not answer:
+        # the page is shown as to a visitor rather than not at all.
+        if not _loaded(getattr(request, "session", None)):
+            request.user = AnonymousUser()
+        template = "503.html#message" if getattr(request, "htmx", False) else "503.html"
+        response = render(request, template, {"message": message}, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _loaded(session) -> bool:
+    return session is not None and hasattr(session, "_session_cache")
 
 
 class ApiErrorsAsJsonMiddleware:

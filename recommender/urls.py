@@ -72,3 +72,21 @@ def handler400(request, exception):
     if isinstance(exception, RequestDataTooBig):
         response.status_code = 413
     return response
+
+
+def handler500(request):
+    """A database out of reach for a moment is 503 wherever it was met, a
+    middleware reading the session included (outside any view, so
+    core.middleware.DatabaseBusyMiddleware never sees it); anything else is
+    Django's 500."""
+    import sys
+
+    from django.views.defaults import server_error
+
+    from core.middleware import unavailable_message, unavailable_response
+
+    error = sys.exc_info()[1]
+    message = unavailable_message(error) if error is not None else None
+    if message is not None:
+        return unavailable_response(request, error, message)
+    return server_error(request)

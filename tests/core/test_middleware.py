@@ -42,3 +42,20 @@ def test_any_other_database_error_stays_a_server_error(client, db, monkeypatch):
     monkeypatch.setattr("catalog.api.movie_search", broken)
     answer = client.get("/api/movies")
     assert answer.status_code == 500 and answer.json() == {"detail": "Internal server error."}
+
+
+def test_a_session_that_cannot_be_read_for_a_moment_is_503_not_500(client, member, monkeypatch):
+    """Found by the fault soak's second run: with the database restarting,
+    reading a member's session (in a middleware, outside any view) was a 500."""
+    client.force_login(member)
+
+    def unreachable(self, *args, **kwargs):
+        raise OperationalError(REFUSED)
+
+    monkeypatch.setattr("django.contrib.sessions.backends.db.SessionStore.load", unreachable)
+    client.raise_request_exception = False
+    for path in ("/movies/", "/recommendations/", "/api/users/me"):
+        answer = client.get(path)
+        assert answer.status_code == 503, path
+        assert answer["Retry-After"] == "5"
+        assert "Nothing was saved" in answer.text

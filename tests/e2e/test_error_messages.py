@@ -38,4 +38,9 @@ def test_a_refused_click_shows_the_servers_message_in_place(
     expect(card.locator(".action-status")).to_have_text(WAIT)
     card.scroll_into_view_if_needed()
     screenshot(page, "refused-click")
+    # On a phone the message wraps under the buttons; nothing scrolls sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    card.scroll_into_view_if_needed()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "refused-click-phone")
     assert mine.count() == 2 and not Dismissal.objects.exists()

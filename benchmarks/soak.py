@@ -43,7 +43,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,8 +187,6 @@ class Fault:
     name: str
     started: float
     note: str = ""
-    ended: float | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def run(command: list[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
@@ -454,19 +452,16 @@ def main(duration: int, data: Path) -> None:
 
         faults: list[Fault] = []
 
-        at(60)
-        say("fault: restarting PostgreSQL")
-        fault = Fault("PostgreSQL restarted", time.time())
-        postgres.restart()
-        fault.note = f"down {time.time() - fault.started:.1f} s"
-        faults.append(fault)
+        def restart(offset: float, name: str, why: str, service) -> None:
+            at(offset)
+            say(f"fault: restarting {why}")
+            fault = Fault(f"{name} restarted", time.time())
+            service.restart()
+            fault.note = f"down {time.time() - fault.started:.1f} s"
+            faults.append(fault)
 
-        at(150)
-        say("fault: restarting Redis (cache and broker, no persistence)")
-        fault = Fault("Redis restarted", time.time())
-        redis.restart()
-        fault.note = f"down {time.time() - fault.started:.1f} s"
-        faults.append(fault)
+        restart(60, "PostgreSQL", "PostgreSQL", postgres)
+        restart(150, "Redis", "Redis (cache and broker, no persistence)", redis)
 
         at(240)
         victim = children(web[0].pid)[0]
@@ -502,7 +497,6 @@ def main(duration: int, data: Path) -> None:
         time.sleep(2)
         orphans = [pid for pid in pool if alive(pid)]
         mark = (work / "worker.log").stat().st_size
-        restart_started = time.monotonic()
         worker = start("worker", worker_command)
         ready = wait_for_text(work / "worker.log", r"ready\.", mark, 120)
         fault.note = (
@@ -511,9 +505,6 @@ def main(duration: int, data: Path) -> None:
             f"{ready:.1f} s"
             if ready is not None
             else "not ready after 120 s"
-        )
-        fault.extra["restart_seconds"] = (
-            round(time.monotonic() - restart_started, 1) if ready is not None else None
         )
         faults.append(fault)
 

@@ -25,7 +25,7 @@ features and the mean embedding and biases.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
@@ -100,7 +100,22 @@ class Config:
     prior_scales: tuple = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
     prior_halves: tuple = (1.0, 3.0, 10.0, 30.0, 100.0, 1e9)
     ema: float = 0.99  # the weights kept are an exponential moving average
+    # Mini-batches (gnn.ml.sampling): seed members per step, neighbours kept
+    # per node and negatives per step, 0 meaning all of them; None: chosen by
+    # the number of ratings (``sized``). With all three at 0 a step is a
+    # full-graph step.
+    batch_members: int | None = None
+    fanout: int | None = None
+    negatives: int | None = None
     seed: int = 0
+
+    def sized(self, n_ratings: int) -> Config:
+        """These settings with every size left open chosen for ``n_ratings``:
+        the whole graph per step up to ``FULL_GRAPH_RATINGS`` (where it is
+        cheap and what the model was tuned with), sampled beyond."""
+        small = n_ratings <= FULL_GRAPH_RATINGS
+        defaults = {"batch_members": 0, "fanout": 0, "negatives": 0} if small else SAMPLED
+        return replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
 
     @property
     def n_types(self) -> int:
@@ -123,6 +138,11 @@ class Config:
         return cls(**values)
 
 
+FULL_GRAPH_RATINGS = 300_000
+# Beyond it: about 400 steps make a few epochs at a million ratings; a
+# movie's 20 sampled raters carry most of what its mean says.
+SAMPLED = {"batch_members": 2048, "fanout": 20, "negatives": 2048}
+
 TUPLES = (
     "fewshot_ks", "ease_lambdas", "ease_scales", "ease_halves", "prior_bandwidths",
     "prior_other_genders", "prior_smoothings", "prior_scales", "prior_halves",
@@ -143,27 +163,37 @@ def adjacency_entries(src, dst, rating, centred: bool):
     return src.repeat_interleave(2), dst.repeat_interleave(2), types
 
 
-def entry_orders(src, dst, rating, n_types: int, centred: bool):
-    """Stable orders of the entries by destination (rows of A) and by
-    (source, type) (rows of A^T). Training computes them once for all edges
-    and restricts them to each step's input edges instead of sorting."""
-    es, ed, et = adjacency_entries(src, dst, rating, centred)
-    return torch.argsort(ed, stable=True), torch.argsort(es * n_types + et, stable=True)
-
-
-def restrict_order(order, mask, positions=None):
-    """An order over all entries, restricted to the entries kept by ``mask``
-    (as positions in the kept list; relative order is preserved)."""
-    if positions is None:
-        positions = torch.cumsum(mask, 0) - 1
-    return positions[order[mask[order]]]
-
-
 class TypedAdj:
     """A typed adjacency A [n_dst, n_src * T] in CSR and, for training, A^T."""
 
     def __init__(self, A, AT=None):
         self.A, self.AT = A, AT
+
+
+class Blocks:
+    """The adjacencies of one pass of the two layers. Layer 1 gives every
+    movie row a state (``to_movie``) and the first rows of users one
+    (``to_user``); layer 2 the first rows of movies (``to_movie2``, whose
+    sources are those users) and the first rows of users (``to_user2``).
+    The whole graph is the case where layer 2 reuses layer 1's adjacencies;
+    a sampled mini-batch puts its scored movies and its seed members first."""
+
+    def __init__(self, to_user: TypedAdj, to_movie: TypedAdj, to_user2=None, to_movie2=None):
+        self.to_user, self.to_movie = to_user, to_movie
+        self.to_user2 = to_user if to_user2 is None else to_user2
+        self.to_movie2 = to_movie if to_movie2 is None else to_movie2
+
+    @property
+    def n_users1(self) -> int:
+        return self.to_user.A.size(0)
+
+    @property
+    def n_users2(self) -> int:
+        return self.to_user2.A.size(0)
+
+    @property
+    def n_movies2(self) -> int:
+        return self.to_movie2.A.size(0)
 
 
 class _SpMM(torch.autograd.Function):
@@ -188,25 +218,33 @@ def _csr(rows, cols, values, n_rows: int, n_cols: int):
 
 def typed_adjacency(
     src, dst, rating, n_src: int, n_dst: int, power: float, residual=None,
-    residual_power: float = 0.5, orders=None, transpose: bool = False,
+    residual_power: float = 0.5, transpose: bool = False, degree=None,
 ) -> TypedAdj:  # fmt: skip
     """Row i of A holds deg_i**-p at column T*j + (r_ij - 1) for each edge
     j -> i; with ``residual`` (T = 6) also residual_ij * deg_i**-q at column
-    T*j + 5, the centred-rating channel."""
+    T*j + 5, the centred-rating channel.
+
+    ``degree``: each row's true number of neighbours when the edges given are
+    a sample of them (mini-batch training). Each sampled edge then stands for
+    degree / sampled of them, so a row sums to what all its edges would give
+    on average."""
     centred = residual is not None
     T = N_RATINGS + int(centred)
-    degree = torch.bincount(dst, minlength=n_dst).clamp(min=1).float()
+    sampled = torch.bincount(dst, minlength=n_dst).clamp(min=1).float()
+    degree = sampled if degree is None else degree.clamp(min=1).float()
+    share = (degree / sampled)[dst]
     es, ed, et = adjacency_entries(src, dst, rating, centred)
-    values = degree.pow(-power)[dst]
+    values = degree.pow(-power)[dst] * share
     if centred:
-        values = torch.stack([values, residual * degree.pow(-residual_power)[dst]], 1).reshape(-1)
-    by_row = orders[0] if orders is not None else torch.argsort(ed, stable=True)
-    A = _csr(ed, (es * T + et)[by_row], values[by_row], n_dst, n_src * T)
+        resid = residual * degree.pow(-residual_power)[dst] * share
+        values = torch.stack([values, resid], 1).reshape(-1)
+    by_row = torch.argsort(ed, stable=True)
+    A = _csr(ed[by_row], (es * T + et)[by_row], values[by_row], n_dst, n_src * T)
     AT = None
     if transpose:
         key = es * T + et
-        by_column = orders[1] if orders is not None else torch.argsort(key, stable=True)
-        AT = _csr(key, ed[by_column], values[by_column], n_src * T, n_dst)
+        by_column = torch.argsort(key, stable=True)
+        AT = _csr(key[by_column], ed[by_column], values[by_column], n_src * T, n_dst)
     return TypedAdj(A, AT)
 
 
@@ -393,35 +431,37 @@ class Recommender(nn.Module):
         count = torch.zeros(n_users).index_add_(0, ui, torch.ones_like(residual))
         return residual - (total / (count + BASE_USER_SHRINK))[ui]
 
-    def adjacencies(self, ui, mi, r, n_users, n_movies, base_bias, orders=(None, None)):
-        """(movie -> user, user -> movie) typed adjacencies; with precomputed
-        entry orders (training) the transposes for the backward pass too."""
+    def adjacencies(self, ui, mi, r, n_users, n_movies, base_bias):
+        """(movie -> user, user -> movie) typed adjacencies of the whole graph."""
         cfg = self.cfg
         residual = self.edge_residuals(ui, mi, r, n_users, base_bias)
-        transpose = orders[0] is not None
         movie_to_user = typed_adjacency(
-            mi, ui, r, n_movies, n_users, cfg.norm_power, residual, cfg.resid_power,
-            orders[0], transpose,
-        )  # fmt: skip
+            mi, ui, r, n_movies, n_users, cfg.norm_power, residual, cfg.resid_power
+        )
         user_to_movie = typed_adjacency(
-            ui, mi, r, n_users, n_movies, cfg.norm_power, residual, cfg.resid_power_movie,
-            orders[1], transpose,
-        )  # fmt: skip
+            ui, mi, r, n_users, n_movies, cfg.norm_power, residual, cfg.resid_power_movie
+        )
         return movie_to_user, user_to_movie
 
-    def forward(self, user_x, movie_x, ui, mi, r, movie_rows=None, orders=(None, None)):
+    def forward(self, user_x, movie_x, ui, mi, r, movie_rows=None):
         """Full-graph pass over the edges (user row, movie node, rating)."""
         tables = self.movie_tables(movie_rows)
-        movie_to_user, user_to_movie = self.adjacencies(
-            ui, mi, r, user_x.size(0), movie_x.size(0), tables.base_bias, orders
+        to_user, to_movie = self.adjacencies(
+            ui, mi, r, user_x.size(0), movie_x.size(0), tables.base_bias
         )
+        return self.forward_blocks(user_x, movie_x, Blocks(to_user, to_movie), tables)
+
+    def forward_blocks(self, user_x, movie_x, blocks: Blocks, tables: MovieTables):
+        """The two layers over ``blocks``: ``user_x`` and ``movie_x`` are the
+        features of the pass's users and movies in the blocks' row order,
+        ``tables`` the movie parameters in that order."""
         # One dropout mask per state, shared by its root and neighbour uses.
         u0 = self.drop(self.user_h0(user_x))
         m0 = self.drop(self.movie_h0(movie_x, tables))
-        m1 = self.drop(F.relu(self.conv1_um(u0, m0, user_to_movie)))
-        u1 = self.drop(F.relu(self.conv1_mu(m0, u0, movie_to_user)))
-        m2 = self.conv2_um(u1, m1, user_to_movie)
-        u2 = self.conv2_mu(m1, u1, movie_to_user)
+        m1 = self.drop(F.relu(self.conv1_um(u0, m0, blocks.to_movie)))
+        u1 = self.drop(F.relu(self.conv1_mu(m0, u0[: blocks.n_users1], blocks.to_user)))
+        m2 = self.conv2_um(u1, m1[: blocks.n_movies2], blocks.to_movie2)
+        u2 = self.conv2_mu(m1, u1[: blocks.n_users2], blocks.to_user2)
         return {"u": u2, "m0": m0, "m1": m1, "m": m2, "tables": tables}
 
     # --- heads ------------------------------------------------------------

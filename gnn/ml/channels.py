@@ -1,0 +1,250 @@
+"""The two closed-form channels beside the message passing, fitted after it:
+the item-item channel (EASE) and the demographic prior. No Django here.
+
+Each is chosen on the validation share (the training share as the graph;
+each validation member's training ratings excluded, their validation ratings
+ranked):
+
+- the prior's smoothing and weight, with each member represented by their
+  profile alone;
+- λ and the channel's weight, with each member represented by all their
+  training ratings;
+- how fast each fades with the number of ratings, by the sum of NDCG@10 of
+  all their ratings and of 5 of them (their 5 earliest, and 5 random ones:
+  both kinds of new member).
+
+The weights kept are fitted on every rating.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import itertools
+
+import numpy as np
+import torch
+
+from gnn.ml import evaluation
+from gnn.ml.data import Ratings, earliest, random_k, remap_users, sample_rows
+from gnn.ml.inference import (
+    build_cache,
+    embed_users,
+    item_item_inputs,
+    item_item_weight,
+    prior_weight,
+    rank_scores,
+)
+from gnn.ml.network import MAX_AGE, N_PRIOR_KEYS, ease_gram, ease_weights, prior_keys
+
+
+def release_freed_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's malloc_trim).
+
+    A training step's many mid-sized tensors leave the heap fragmented, and
+    glibc keeps those pages: without this the process's peak memory is the
+    message passing's leftovers plus whatever comes next."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def sample_members(validation: Ratings, limit: int, seed: int) -> np.ndarray:
+    """The validation members (sorted), or a fixed seeded sample of ``limit``
+    of them."""
+    return sample_rows(np.unique(validation.user), limit, seed + 4242)
+
+
+def demographic_prior(
+    keys, ratings: Ratings, n_movies: int, bandwidth: float, other_genders: float,
+    smoothing: float,
+) -> torch.Tensor:  # fmt: skip
+    """log of the share of likes per movie among members like each prior key
+    (gnn.ml.network.prior_keys): a Gaussian kernel over age in years, other
+    genders weighted ``other_genders``, smoothed toward the overall share
+    (``smoothing`` x the catalogue size imaginary likes)."""
+    liked = ratings.value >= evaluation.RELEVANT_FROM
+    counts = np.zeros((N_PRIOR_KEYS, n_movies))
+    np.add.at(counts, (keys[ratings.user[liked]], ratings.movie[liked]), 1.0)
+    counts = counts.reshape(3, MAX_AGE + 1, n_movies)
+    years = np.arange(MAX_AGE + 1, dtype=np.float64)
+    kernel = np.exp(-((years[:, None] - years[None, :]) ** 2) / (2 * bandwidth**2))
+    near = np.einsum("ab,gbm->gam", kernel, counts)
+    mixed = (1 - other_genders) * near + other_genders * near.sum(0, keepdims=True)
+    overall = counts.sum((0, 1)) + 1.0
+    overall /= overall.sum()
+    share = (mixed + smoothing * n_movies * overall) / (
+        mixed.sum(-1, keepdims=True) + smoothing * n_movies
+    )
+    return torch.as_tensor(np.log(share).reshape(N_PRIOR_KEYS, n_movies), dtype=torch.float32)
+
+
+def _t(array) -> torch.Tensor:
+    return torch.as_tensor(array)
+
+
+class _Validation:
+    """The validation members, each represented four ways (profile alone, all
+    their training ratings, their 5 earliest, 5 random), and NDCG@10 of
+    scores over them."""
+
+    def __init__(self, model, user_x, movie_x, train_part: Ratings, validation, members):
+        n_users = user_x.size(0)
+        self.n_users, self.members, self.rows = n_users, members, _t(members)
+        cache = build_cache(
+            model, user_x, movie_x, None, _t(train_part.user), _t(train_part.movie),
+            _t(train_part.value),
+        )  # fmt: skip
+        seen = evaluation.items_by_user(train_part.user, train_part.movie, n_users)
+        relevant = evaluation.relevant_items(
+            validation.user, validation.movie, validation.value, n_users
+        )
+        self.exclude = [seen[u] for u in members]
+        self.relevant = [relevant[u] for u in members]
+
+        def scores(given: Ratings) -> np.ndarray:
+            given = remap_users(given, members, n_users)
+            zu, _ = embed_users(
+                model, cache, user_x[self.rows], _t(given.user), _t(given.movie),
+                _t(given.value),
+            )  # fmt: skip
+            return rank_scores(cache, zu).numpy()
+
+        empty = train_part.take(np.zeros(len(train_part), dtype=bool))
+        mine = train_part.take(np.isin(train_part.user, members))
+        self.views = {"profile": (scores(empty), empty)}
+        self.views["all"] = (rank_scores(cache, cache.users[self.rows]).numpy(), mine)
+        for name, reveal in (("earliest", earliest), ("random", random_k)):
+            given, _ = reveal(mine, 5)
+            self.views[name] = (scores(given), given)
+        self.counts = {
+            name: torch.bincount(_t(given.user), minlength=n_users)[self.rows]
+            for name, (_, given) in self.views.items()
+        }
+
+    def ndcg(self, scores: np.ndarray) -> float:
+        ranked = evaluation.top_k(scores, self.exclude)
+        return evaluation.ranking_metrics(ranked, self.relevant).ndcg
+
+
+def _choose_prior(check: _Validation, keys, train_part, n_movies, cfg, chosen):
+    """The prior's settings and scale; its scores for the members, or None."""
+    base = check.views["profile"][0]
+    best = (check.ndcg(base), None, 0.0)
+    tables = {}
+    member_keys = _t(keys[check.members])
+    for setting in itertools.product(
+        cfg.prior_bandwidths, cfg.prior_other_genders, cfg.prior_smoothings
+    ):
+        tables[setting] = demographic_prior(keys, train_part, n_movies, *setting)
+        part = tables[setting][member_keys].numpy()
+        for scale in cfg.prior_scales:
+            if scale and (score := check.ndcg(base + scale * part)) > best[0] + 1e-9:
+                best = (score, setting, scale)
+    if best[1] is None:
+        return None
+    bandwidth, other_genders, smoothing = best[1]
+    chosen.update(
+        prior_bandwidth=bandwidth, prior_other_genders=other_genders,
+        prior_smoothing=smoothing, prior_scale=best[2],
+    )  # fmt: skip
+    return tables[best[1]][member_keys].numpy()
+
+
+def _choose_item_item(check: _Validation, train_part, n_movies, cfg, chosen) -> dict:
+    """λ and the channel's scale; the channel's scores for each view."""
+    release_freed_memory()  # the member scores' temporaries, before the [M x M] work
+    X = item_item_inputs(
+        _t(train_part.user), _t(train_part.movie), _t(train_part.value), check.n_users, n_movies
+    )
+    base = check.views["all"][0]
+    best = (check.ndcg(base), None, 0.0)
+    gram = ease_gram(X)
+    X = X[check.rows]  # only the members' rows are scored below
+    weights = None  # only the best λ's weights are kept (each is M x M)
+    for lam in cfg.ease_lambdas:
+        candidate = ease_weights(None, lam, gram)
+        part = (X @ candidate).numpy()
+        improved = False
+        for scale in cfg.ease_scales:
+            if scale and (score := check.ndcg(base + scale * part)) > best[0] + 1e-9:
+                best, improved = (score, lam, scale), True
+        if improved:
+            weights = candidate
+        del candidate, part
+    del gram, X
+    if best[1] is None:
+        return {}
+    chosen.update(ease_lambda=best[1], ease_scale=best[2])
+    channel = {}
+    for name, (_, given) in check.views.items():
+        local = remap_users(given, check.members, check.n_users)
+        inputs = item_item_inputs(
+            _t(local.user), _t(local.movie), _t(local.value), len(check.members), n_movies
+        )
+        channel[name] = (inputs @ weights).numpy()
+    return channel
+
+
+def _choose_fades(check: _Validation, channel: dict, prior, cfg, chosen) -> None:
+    """How fast each fades, on every view but the profile alone (no ratings):
+    the channel's first (the prior at its fastest fade), then the prior's."""
+
+    def fitness(ease_half: float, prior_half: float) -> float:
+        total = 0.0
+        for name, weight in (("all", 1.0), ("earliest", 0.5), ("random", 0.5)):
+            scores = check.views[name][0].copy()
+            n = check.counts[name]
+            if channel:
+                w = item_item_weight(chosen["ease_scale"], ease_half, n).numpy()
+                scores += w[:, None] * channel[name]
+            if prior is not None:
+                w = prior_weight(chosen["prior_scale"], prior_half, n).numpy()
+                scores += w[:, None] * prior
+            total += weight * check.ndcg(scores)
+        return total
+
+    fastest = min(cfg.prior_halves)
+    if channel:
+        chosen["ease_half"] = max(cfg.ease_halves, key=lambda h: (fitness(h, fastest), -h))
+    if prior is not None:
+        chosen["prior_half"] = max(
+            cfg.prior_halves, key=lambda h: (fitness(chosen["ease_half"], h), -h)
+        )
+
+
+@torch.no_grad()
+def fit_channels(model, users, user_x, movie_x, train_part, validation, all_ratings, cfg) -> dict:
+    """Choose both channels on validation, then fit the kept ones on every
+    rating into ``model``'s buffers; the choices made."""
+    n_movies = movie_x.size(0)
+    chosen = {"ease_lambda": None, "ease_scale": 0.0, "ease_half": 0.0}
+    chosen.update(prior_smoothing=None, prior_scale=0.0, prior_half=1.0)
+    members = sample_members(validation, cfg.eval_members, cfg.seed)
+    if not len(members):
+        return chosen
+    keys = prior_keys(users.age, users.gender, float(np.nanmean(users.age)) if len(users) else 30.0)
+    check = _Validation(model, user_x, movie_x, train_part, validation, members)
+    prior = _choose_prior(check, keys, train_part, n_movies, cfg, chosen) if cfg.prior else None
+    channel = _choose_item_item(check, train_part, n_movies, cfg, chosen) if cfg.ease else {}
+    _choose_fades(check, channel, prior, cfg, chosen)
+    # The refits on every rating below need room: at a few thousand movies
+    # each [M x M] matrix is 100 MB, the member scores above as much again.
+    check.views.clear()
+    if channel:
+        channel.clear()
+        everything = item_item_inputs(
+            _t(all_ratings.user), _t(all_ratings.movie), _t(all_ratings.value),
+            user_x.size(0), n_movies,
+        )  # fmt: skip
+        model.ease_weights.copy_(ease_weights(everything, chosen["ease_lambda"]))
+        model.ease_scale.fill_(chosen["ease_scale"])
+        model.ease_half.fill_(chosen["ease_half"])
+    if prior is not None:
+        table = demographic_prior(
+            keys, all_ratings, n_movies, chosen["prior_bandwidth"],
+            chosen["prior_other_genders"], chosen["prior_smoothing"],
+        )  # fmt: skip
+        model.prior_table.copy_(table)
+        model.prior_scale.fill_(chosen["prior_scale"])
+        model.prior_half.fill_(chosen["prior_half"])
+    return chosen

@@ -349,7 +349,12 @@ MOVIELENS_DOWNLOAD_TIMEOUT = env_int("MOVIELENS_DOWNLOAD_TIMEOUT", 30, minimum=1
 MODEL_CHECK_INTERVAL = env_float("MODEL_CHECK_INTERVAL", 1.0, minimum=0.0)
 # Threads for training (command, Celery worker).
 TORCH_THREADS_TRAINING = env_int("TORCH_THREADS_TRAINING", 2, minimum=1)
-# Bounds on a training run (full-graph steps, and evaluations without
+# Training processes started by torchrun on the worker's machine (gloo on
+# CPUs, NCCL where GPUs are present), each with TORCH_THREADS_TRAINING
+# threads; 1 trains in the worker itself. The snapshot they map is written
+# under MODELS_DIR/training/.
+TRAINING_PROCESSES = env_int("TRAINING_PROCESSES", 1, minimum=1)
+# Bounds on a training run (mini-batch steps, and evaluations without
 # improvement before stopping early); 0 keeps the model's defaults.
 TRAINING_MAX_STEPS = env_int("TRAINING_MAX_STEPS", 0, minimum=0)
 TRAINING_PATIENCE = env_int("TRAINING_PATIENCE", 0, minimum=0)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import resource
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,7 +26,7 @@ from django.conf import settings
 from gnn.bridge import registry, weights
 from gnn.bridge.metadata import DataCounts, RefreshSource, VersionMetadata, figure
 from gnn.bridge.snapshot import catalogue_stamp, load_snapshot
-from gnn.ml import protocols
+from gnn.ml import distributed, protocols
 from gnn.ml.data import Dataset, Ratings, Users, remap_users, restrict_to_users
 from gnn.ml.inference import serving_arrays_for
 from gnn.ml.network import Config
@@ -151,6 +153,20 @@ def _snapshot(phases: _Phases) -> tuple[Dataset, str]:
     return dataset, stamp
 
 
+def _train(dataset: Dataset, cfg: Config, progress, show_bar, on_check) -> TrainedModel:
+    """In this process, or in TRAINING_PROCESSES processes started by torchrun."""
+    processes = settings.TRAINING_PROCESSES
+    if processes == 1:
+        return train(dataset, cfg, progress=progress, show_bar=show_bar, on_check=on_check)
+    work = Path(settings.MODELS_DIR) / "training"
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work, prefix="run-") as folder:
+        return distributed.train_in_processes(
+            dataset, cfg, processes, Path(folder), threads=settings.TORCH_THREADS_TRAINING,
+            progress=progress, on_check=on_check,
+        )  # fmt: skip
+
+
 def train_from_database(
     *,
     trigger: str = "command",
@@ -174,7 +190,7 @@ def train_from_database(
         f"training on {len(split.train.ratings):,} ratings; holding out "
         f"{len(split.warm_test):,} ratings and {len(split.held)} users for evaluation"
     )
-    trained = train(split.train, cfg, progress=progress, show_bar=show_bar, on_check=on_check)
+    trained = _train(split.train, cfg, progress, show_bar, on_check)
     phases.lap("training")
     say("evaluating")
     release_freed_memory()  # what training left on the heap, before evaluation's matrices

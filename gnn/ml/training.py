@@ -19,6 +19,7 @@ gradients; the first process evaluates and tells the others when to stop.
 from __future__ import annotations
 
 import copy
+import logging
 import resource
 import time
 from collections.abc import Callable
@@ -35,6 +36,8 @@ from gnn.ml.features import Preprocessor
 from gnn.ml.inference import MovieCache, build_cache, rank_scores
 from gnn.ml.network import Config, Recommender, fit_baseline
 from gnn.ml.sampling import Batch, EdgeGraph, local_tables, sample_batch
+
+log = logging.getLogger("gnn.training")
 
 __all__ = ["TrainedModel", "release_freed_memory", "sample_members", "split_validation", "train"]
 
@@ -304,7 +307,7 @@ def _train(dataset: Dataset, cfg: Config, report: _Reporter, start) -> TrainedMo
     model = setup.model
     step_pass = _Pass(model, setup.user_x, setup.movie_x)
     if world > 1:
-        step_pass = torch.nn.parallel.DistributedDataParallel(step_pass, broadcast_buffers=False)
+        step_pass = torch.nn.parallel.DistributedDataParallel(step_pass, forward_sync_buffers=False)
     plain = {"movie_emb.weight", "rank_bias", "rate_bias"}
     optimiser = torch.optim.Adam(
         [
@@ -339,6 +342,9 @@ def _train(dataset: Dataset, cfg: Config, report: _Reporter, start) -> TrainedMo
             break
     if report.bar is not None:
         report.bar.close()
+    if world > 1:
+        mean = float(np.mean(shares)) if shares else 0.0
+        log.info("process %d of %d: %.1f seed members a step", rank + 1, world, mean)
     if rank:
         return None
     model.load_state_dict(report.best["state"])

@@ -1,6 +1,12 @@
 """Carrying out training runs and refreshes: claims, failures, the gate's
 verdict, the heartbeat, the curve, and what is published."""
 
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
 import pytest
 from django.conf import settings as live
 
@@ -145,3 +151,58 @@ def test_a_refresh_is_skipped_when_nothing_changed_unless_forced(trained):
     assert forced is not None and forced.version == trained and forced.refresh
     _, arrays = registry.load_serving(live.MODELS_DIR, trained)
     assert arrays.refresh == forced.refresh
+
+
+def _training_processes() -> list[int]:
+    """Pids of the processes torchrun started (not torchrun itself)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"gnn.ml.distributed" in command and b"torch.distributed.run" not in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _kill_a_training_process_once_running(stop: threading.Event) -> None:
+    while not stop.is_set():
+        pids = _training_processes()
+        if len(pids) == 2:
+            time.sleep(1.0)  # both past their start
+            os.kill(pids[-1], signal.SIGKILL)
+            return
+        time.sleep(0.05)
+
+
+def test_training_in_two_processes_publishes_and_a_killed_process_fails_the_run_cleanly(
+    trained, settings
+):
+    settings.TRAINING_PROCESSES = 2
+    settings.TRAINING_MAX_STEPS = 20
+
+    run = runs.training_run_local(trigger="command")
+
+    assert run.status == "succeeded", run.error
+    version = run.published.version
+    assert serving() == version
+    metadata = registry.read_metadata(live.MODELS_DIR, version)
+    assert metadata.chosen_on_validation["processes"] == 2
+    assert not list((Path(live.MODELS_DIR) / "training").iterdir())  # the snapshot is gone
+
+    settings.TRAINING_MAX_STEPS = 100_000  # long enough to be killed midway
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_a_training_process_once_running, args=(stop,))
+    killer.start()
+    try:
+        failed = runs.training_run_local(trigger="command")
+    finally:
+        stop.set()
+        killer.join()
+
+    assert failed.status == "failed" and "training processes exited" in failed.error
+    assert serving() == version and ModelVersion.objects.count() == 2
+    assert not _training_processes()  # none left behind

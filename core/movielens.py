@@ -68,7 +68,7 @@ class MovieRecord:
 @dataclass(frozen=True)
 class UserRecord:
     movielens_id: int
-    age: int
+    age: int | None  # the later releases carry no demographics
     gender: str
     occupation: str
     zip_code: str

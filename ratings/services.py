@@ -260,6 +260,14 @@ def not_seen_add(*, user, movie: Movie) -> NotSeen:
     return _mark(NotSeen, user=user, movie=movie, taste=False)
 
 
+def movielens_rating_pairs() -> np.ndarray:
+    """(user pk, movie pk) of every rating by an imported MovieLens member."""
+    return np.array(
+        Rating.objects.filter(user__movielens_id__isnull=False).values_list("user_id", "movie_id"),
+        dtype=np.int64,
+    ).reshape(-1, 2)
+
+
 def ratings_import_movielens(
     *,
     rows: np.ndarray,
@@ -267,6 +275,7 @@ def ratings_import_movielens(
     movie_ids: dict[int, int],
     progress: Callable[[int], None] | None = None,
     batch_size: int = 50_000,
+    present: np.ndarray | None = None,
 ) -> int:
     """Insert MovieLens ratings (columns: user, movie, rating, unix time) not yet present.
 
@@ -277,17 +286,17 @@ def ratings_import_movielens(
     Arrays all the way to the database: the ids are mapped, the pairs already
     present dropped and the times formatted with numpy; the rows go in chunks
     of ``batch_size`` by COPY on PostgreSQL and by executemany elsewhere, in
-    the caller's transaction (no model object per rating).
+    the caller's transaction (no model object per rating). ``present``: the
+    imported pairs (movielens_rating_pairs), read once by a caller importing
+    block by block.
     """
     if not len(rows):
         return 0
     users = _lookup(user_ids, rows[:, 0])
     movies = _lookup(movie_ids, rows[:, 1])
     width = int(max(movie_ids.values())) + 1
-    present = np.array(
-        Rating.objects.filter(user__movielens_id__isnull=False).values_list("user_id", "movie_id"),
-        dtype=np.int64,
-    ).reshape(-1, 2)
+    if present is None:
+        present = movielens_rating_pairs()
     new = ~np.isin(users * width + movies, present[:, 0] * width + present[:, 1])
     users, movies, values, stamps = users[new], movies[new], rows[new, 2], rows[new, 3]
     if not len(users):

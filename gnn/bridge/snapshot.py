@@ -70,19 +70,18 @@ def load_snapshot() -> Dataset:
         # Ordered by time: the position of a rating is its moment, which is all
         # the training curriculum needs (a user's earliest ratings first).
         raw = rating_rows_in_time_order()
-        user_ids = np.unique(raw[:, 0])
-        users = user_table(
-            User.objects.filter(pk__in=user_ids.tolist())
-            .order_by("pk")
-            .values_list("pk", "age", "gender", "occupation", "zip_code")
+        # Every member's row, those who rated kept: an IN list of a site's
+        # members would pass SQLite's limit on query parameters.
+        everyone = user_table(
+            User.objects.order_by("pk").values_list("pk", "age", "gender", "occupation", "zip_code")
         )
+        users = everyone.take(np.flatnonzero(np.isin(everyone.ids, np.unique(raw[:, 0]))))
     in_catalogue = np.zeros(len(raw), dtype=bool)
     known = raw[:, 1] < len(movie_row)
     in_catalogue[known] = movie_row[raw[known, 1]] >= 0
     raw = raw[in_catalogue]  # ratings of hidden movies are not edges
-    user_row = {pk: i for i, pk in enumerate(users.ids.tolist())}
     ratings = Ratings(
-        user=np.array([user_row[u] for u in raw[:, 0].tolist()], dtype=np.int64),
+        user=np.searchsorted(users.ids, raw[:, 0]).astype(np.int64),
         movie=movie_row[raw[:, 1]],
         value=raw[:, 2].copy(),
         time=np.arange(len(raw), dtype=np.int64),

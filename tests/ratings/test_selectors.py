@@ -73,6 +73,9 @@ def test_the_rating_stream_is_every_rating_oldest_first(member, films, django_us
     rows = selectors.rating_rows_in_time_order()
     assert rows.tolist() == [[other.pk, films[1].pk, 1], [member.pk, films[0].pk, 5]]
     assert rows.dtype.kind == "i"
+    # Read a row or a few bytes at a time, the blocks join up to the same rows.
+    tiny = selectors.rating_rows_in_time_order(block_rows=1, block_bytes=8)
+    assert tiny.tolist() == rows.tolist()
 
 
 def test_a_members_taste_is_their_histogram_and_their_most_liked_genres(member, films):

@@ -249,3 +249,66 @@ def test_failure_while_writing_rolls_back_everything_written_before_it(
 def test_unknown_source_path_is_a_clear_error(db, tmp_path):
     with pytest.raises(CommandError, match="no such directory or zip file"):
         seed(source=str(tmp_path / "nowhere"))
+
+
+TEN_M_MOVIES = (
+    "1::Toy Story (1995)::Adventure|Animation|Children|Comedy|Fantasy\n"
+    "2::Usual Suspects, The (1995)::Crime|Mystery|Thriller\n"
+    "3::Unlisted (2001)::(no genres listed)\n"
+)
+TEN_M_RATINGS = (
+    "7::1::5::838985046\n7::2::3.5::838983525\n9::1::0.5::838983392\n9::3::4.5::838983421\n"
+)
+CSV_MOVIES = (
+    "movieId,title,genres\n"
+    "1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy\n"
+    '2,"Usual Suspects, The (1995)",Crime|Mystery|Thriller|IMAX\n'
+)
+CSV_RATINGS = "userId,movieId,rating,timestamp\n1,1,4.0,1225734739\n1,2,2.5,1225865086\n3,2,1.0,5\n"
+
+
+def _later(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.django_db
+def test_movielens_10m_layout_imports_with_half_stars_rounded_up_and_no_demographics(tmp_path):
+    source = _later(tmp_path, {"movies.dat": TEN_M_MOVIES, "ratings.dat": TEN_M_RATINGS})
+
+    out = seed(source=str(source))
+
+    assert "3 movies, 2 members and 4 ratings" in out
+    ninth = Rating.objects.filter(user__movielens_id=9)
+    assert dict(ninth.values_list("movie__movielens_id", "value")) == {1: 1, 3: 5}  # 0.5, 4.5
+    assert Rating.objects.get(user__movielens_id=7, movie__movielens_id=2).value == 4  # 3.5
+    member = User.objects.get(movielens_id=7)
+    assert (member.age, member.gender, member.occupation) == (None, "", "")
+    suspects = Movie.objects.get(movielens_id=2)
+    assert (suspects.title, suspects.year) == ("The Usual Suspects", 1995)
+    toy_story = set(Movie.objects.get(movielens_id=1).genres.values_list("name", flat=True))
+    assert "Children's" in toy_story and "Animation" in toy_story
+    assert "unknown" in set(Movie.objects.get(movielens_id=3).genres.values_list("name", flat=True))
+    assert "0 ratings" in seed(source=str(source))  # again: nothing to add
+    assert Rating.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_movielens_csv_layout_imports_and_a_bad_line_changes_nothing(tmp_path):
+    source = _later(tmp_path, {"movies.csv": CSV_MOVIES, "ratings.csv": CSV_RATINGS})
+    seed(source=str(source))
+    rows = Rating.objects.values_list("user__movielens_id", "movie__movielens_id", "value")
+    assert sorted(rows) == [(1, 1, 4), (1, 2, 3), (3, 2, 1)]
+    before = snapshot()
+
+    (source / "ratings.csv").write_text(CSV_RATINGS + "3,1,6.0,9\n", encoding="utf-8")
+    with pytest.raises(CommandError, match=r"ratings.csv line 5: rating 6 .*not changed"):
+        seed(source=str(source))
+    (source / "ratings.csv").write_text(CSV_RATINGS + "3,99,4.0,9\n", encoding="utf-8")
+    with pytest.raises(CommandError, match=r"movie 99 is not a known movie"):
+        seed(source=str(source))
+    (source / "ratings.csv").write_text(CSV_RATINGS + "3,1,4.0", encoding="utf-8")
+    with pytest.raises(CommandError, match=r"truncated"):
+        seed(source=str(source))
+    assert snapshot() == before

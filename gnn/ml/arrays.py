@@ -16,6 +16,7 @@ for one user (tests/gnn/ml/test_arrays.py holds them equal to 1e-5).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -29,8 +30,8 @@ N_PRIOR_KEYS = 3 * (MAX_AGE + 1)
 
 MATRICES = (
     "movie_ids", "messages1", "messages2", "movies", "rate_q", "rank_bias", "rate_bias",
-    "base_bias", "ease", "prior", "user_in1_w", "user_in1_b", "user_in2_w", "user_in2_b",
-    "root1_w", "root1_b", "root2_w", "root2_b", "rate_p",
+    "base_bias", "ease", "ease_nodes", "prior", "user_in1_w", "user_in1_b", "user_in2_w",
+    "user_in2_b", "root1_w", "root1_b", "root2_w", "root2_b", "rate_p",
 )  # fmt: skip
 SCALARS = (
     "mu", "ease_scale", "ease_half", "prior_scale", "prior_half", "norm_power",
@@ -63,7 +64,8 @@ class ServingArrays:
     rank_bias: np.ndarray  # [M]
     rate_bias: np.ndarray  # [M]
     base_bias: np.ndarray  # [M] the centred channel's baseline
-    ease: np.ndarray  # [M, M] item-item weights, or [0, 0]
+    ease: np.ndarray  # [K, K] item-item weights between the rows it covers, or [0, 0]
+    ease_nodes: np.ndarray  # [K] int64, those rows (the most-rated movies)
     prior: np.ndarray  # [keys, M] demographic prior, or [0, M]
     user_in1_w: np.ndarray  # the user input layers (torch Linear layout: [out, in])
     user_in1_b: np.ndarray
@@ -89,6 +91,10 @@ class ServingArrays:
     def from_mapping(cls, data) -> ServingArrays:
         """From a dict or an NpzFile; ValueError naming what is missing or
         inconsistent (the file is data: it may be truncated or foreign)."""
+        data = dict(data)
+        if "ease_nodes" not in data and "ease" in data:
+            # Arrays from before the channel could be restricted cover every movie.
+            data["ease_nodes"] = np.arange(len(np.asarray(data["ease"])), dtype=np.int64)
         missing = [name for name in (*MATRICES, *SCALARS, "format") if name not in data]
         if missing:
             raise ValueError(f"the serving arrays lack {', '.join(missing)}")
@@ -120,8 +126,11 @@ class ServingArrays:
                 want is not None and got != want for got, want in zip(actual, shape, strict=True)
             ):
                 raise ValueError(f"serving array {name} has shape {actual} for {m} movies")
-        if self.ease.size and self.ease.shape != (m, m):
+        k = len(self.ease_nodes)
+        if self.ease.size and (self.ease.shape != (k, k) or k > m):
             raise ValueError(f"serving array ease has shape {self.ease.shape} for {m} movies")
+        if k and (self.ease_nodes.min() < 0 or self.ease_nodes.max() >= m):
+            raise ValueError("serving array ease_nodes names rows outside the movies")
         if self.prior.size and self.prior.shape[1] != m:
             raise ValueError(f"serving array prior has shape {self.prior.shape} for {m} movies")
 
@@ -164,8 +173,20 @@ class ServingArrays:
             return None
         n = len(rows)
         weight = self.ease_scale * n / max(n + self.ease_half, 1e-9)
-        total = (values.astype(np.float32) / np.float32(5.0)) @ self.ease[rows]
+        covered = self._ease_position[rows]
+        keep = covered >= 0
+        part = (values[keep].astype(np.float32) / np.float32(5.0)) @ self.ease[covered[keep]]
+        if len(self.ease_nodes) == len(self.movie_ids):
+            return np.float32(weight) * part
+        total = np.zeros(len(self.movie_ids), dtype=np.float32)
+        total[self.ease_nodes] = part
         return np.float32(weight) * total
+
+    @cached_property
+    def _ease_position(self) -> np.ndarray:
+        position = np.full(len(self.movie_ids), -1, dtype=np.int64)
+        position[self.ease_nodes] = np.arange(len(self.ease_nodes))
+        return position
 
     def prior_row(self, key: int, n_ratings: int) -> np.ndarray | None:
         """The demographic prior [M] of the member's group, weighted

@@ -29,13 +29,14 @@ from gnn.ml import evaluation
 from gnn.ml.data import Ratings, earliest, random_k, remap_users, sample_rows
 from gnn.ml.inference import (
     build_cache,
+    covered_inputs,
     embed_users,
-    item_item_inputs,
     item_item_weight,
     prior_weight,
     rank_scores,
+    spread,
 )
-from gnn.ml.network import MAX_AGE, N_PRIOR_KEYS, ease_gram, ease_weights, prior_keys
+from gnn.ml.network import MAX_AGE, N_PRIOR_KEYS, ease_weights, prior_keys
 
 
 def release_freed_memory() -> None:
@@ -150,20 +151,57 @@ def _choose_prior(check: _Validation, keys, train_part, n_movies, cfg, chosen):
     return tables[best[1]][member_keys].numpy()
 
 
+def most_rated(ratings: Ratings, n_movies: int, limit: int) -> torch.Tensor:
+    """The ``limit`` most-rated movie nodes (all when fewer), in node order."""
+    if n_movies <= limit:
+        return torch.arange(n_movies)
+    counts = torch.bincount(_t(ratings.movie), minlength=n_movies)
+    top = torch.argsort(counts, descending=True, stable=True)[:limit]
+    return torch.sort(top).values
+
+
+def item_item_gram(ratings: Ratings, n_users: int, nodes, n_movies: int, block: int = 4096):
+    """XᵀX of the channel's inputs over the covered movies (float64 [K, K]),
+    by blocks of members: never a dense [members x movies] matrix."""
+    position = torch.full((n_movies,), -1, dtype=torch.long)
+    position[nodes] = torch.arange(len(nodes))
+    columns = position[_t(ratings.movie)]
+    keep = columns >= 0
+    users, columns = _t(ratings.user)[keep], columns[keep]
+    values = _t(ratings.value)[keep].double() / 5.0
+    order = torch.argsort(users, stable=True)
+    users, columns, values = users[order], columns[order], values[order]
+    gram = torch.zeros(len(nodes), len(nodes), dtype=torch.float64)
+    bounds = torch.searchsorted(users, torch.arange(0, n_users + block, block))
+    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if start == end:
+            continue
+        rows = users[start:end] - users[start]
+        dense = torch.zeros(int(rows[-1]) + 1, len(nodes), dtype=torch.float64)
+        dense[rows, columns[start:end]] = values[start:end]
+        gram.addmm_(dense.T, dense)
+    return gram
+
+
 def _choose_item_item(check: _Validation, train_part, n_movies, cfg, chosen) -> dict:
     """λ and the channel's scale; the channel's scores for each view."""
-    release_freed_memory()  # the member scores' temporaries, before the [M x M] work
-    X = item_item_inputs(
-        _t(train_part.user), _t(train_part.movie), _t(train_part.value), check.n_users, n_movies
-    )
+    release_freed_memory()  # the member scores' temporaries, before the [K x K] work
+    nodes = most_rated(train_part, n_movies, cfg.ease_movies)
+    gram = item_item_gram(train_part, check.n_users, nodes, n_movies)
+
+    def scores(given: Ratings, weights) -> np.ndarray:
+        local = remap_users(given, check.members, check.n_users)
+        X = covered_inputs(
+            _t(local.user), _t(local.movie), _t(local.value), len(check.members), nodes, n_movies
+        )
+        return spread(X @ weights, nodes, n_movies).numpy()
+
     base = check.views["all"][0]
     best = (check.ndcg(base), None, 0.0)
-    gram = ease_gram(X)
-    X = X[check.rows]  # only the members' rows are scored below
-    weights = None  # only the best λ's weights are kept (each is M x M)
+    weights = None  # only the best λ's weights are kept (each is K x K)
     for lam in cfg.ease_lambdas:
         candidate = ease_weights(None, lam, gram)
-        part = (X @ candidate).numpy()
+        part = scores(check.views["all"][1], candidate)
         improved = False
         for scale in cfg.ease_scales:
             if scale and (score := check.ndcg(base + scale * part)) > best[0] + 1e-9:
@@ -171,17 +209,12 @@ def _choose_item_item(check: _Validation, train_part, n_movies, cfg, chosen) -> 
         if improved:
             weights = candidate
         del candidate, part
-    del gram, X
+    del gram
     if best[1] is None:
         return {}
-    chosen.update(ease_lambda=best[1], ease_scale=best[2])
-    channel = {}
-    for name, (_, given) in check.views.items():
-        local = remap_users(given, check.members, check.n_users)
-        inputs = item_item_inputs(
-            _t(local.user), _t(local.movie), _t(local.value), len(check.members), n_movies
-        )
-        channel[name] = (inputs @ weights).numpy()
+    chosen.update(ease_lambda=best[1], ease_scale=best[2], ease_movies=len(nodes))
+    channel = {name: scores(given, weights) for name, (_, given) in check.views.items()}
+    channel["nodes"] = nodes
     return channel
 
 
@@ -231,12 +264,12 @@ def fit_channels(model, users, user_x, movie_x, train_part, validation, all_rati
     # each [M x M] matrix is 100 MB, the member scores above as much again.
     check.views.clear()
     if channel:
+        nodes = channel.pop("nodes")
         channel.clear()
-        everything = item_item_inputs(
-            _t(all_ratings.user), _t(all_ratings.movie), _t(all_ratings.value),
-            user_x.size(0), n_movies,
-        )  # fmt: skip
-        model.ease_weights.copy_(ease_weights(everything, chosen["ease_lambda"]))
+        gram = item_item_gram(all_ratings, user_x.size(0), nodes, n_movies)
+        model.ease_weights.copy_(ease_weights(None, chosen["ease_lambda"], gram))
+        model.ease_nodes.copy_(nodes)
+        del gram
         model.ease_scale.fill_(chosen["ease_scale"])
         model.ease_half.fill_(chosen["ease_half"])
     if prior is not None:

@@ -34,9 +34,11 @@ class MovieCache:
     # [M, T, d]: with these, one user's embedding costs O(ratings x d).
     messages1: torch.Tensor
     messages2: torch.Tensor
-    # The item-item channel: weights between movie nodes [M, M] (None when
-    # the model has none) and its weight scale * n / (n + half).
+    # The item-item channel: weights between the movie nodes it covers
+    # [K, K] (None when the model has none), those nodes [K], and its weight
+    # scale * n / (n + half).
     ease: torch.Tensor | None = None
+    ease_nodes: torch.Tensor | None = None
     ease_scale: float = 0.0
     ease_half: float = 0.0
     # The demographic prior [groups, M] and its weight scale * half / (n + half).
@@ -63,6 +65,7 @@ def build_cache(model: Recommender, user_x, movie_x, movie_rows, ui, mi, r) -> M
         messages1=model.conv1_mu.source_messages(out["m0"]),
         messages2=model.conv2_mu.source_messages(out["m1"]),
         ease=tables.ease,
+        ease_nodes=tables.ease_nodes,
         ease_scale=float(model.ease_scale),
         ease_half=float(model.ease_half),
         prior=tables.prior,
@@ -108,6 +111,11 @@ def serving_arrays(
         rate_bias=array(cache.rate_bias),
         base_bias=array(cache.base_bias),
         ease=array(cache.ease if cache.ease_scale else None),
+        ease_nodes=(
+            cache.ease_nodes.numpy().astype(np.int64)
+            if cache.ease_scale and cache.ease_nodes is not None
+            else np.zeros(0, dtype=np.int64)
+        ),
         prior=array(cache.prior if cache.prior_scale else None, (0, n_movies)),
         user_in1_w=array(model.user_in[0].weight),
         user_in1_b=array(model.user_in[0].bias),
@@ -205,16 +213,36 @@ def item_item_inputs(ui, mi, r, n_users: int, n_movies: int) -> torch.Tensor:
     return X
 
 
+def covered_inputs(ui, mi, r, n_users: int, nodes: torch.Tensor, n_movies: int):
+    """item_item_inputs over the channel's movies only [n_users, K]: a
+    member's ratings of other movies carry no item-item weight."""
+    position = torch.full((n_movies,), -1, dtype=torch.long)
+    position[nodes] = torch.arange(len(nodes))
+    columns = position[mi]
+    keep = columns >= 0
+    return item_item_inputs(ui[keep], columns[keep], r[keep], n_users, len(nodes))
+
+
+def spread(part: torch.Tensor, nodes: torch.Tensor, n_movies: int) -> torch.Tensor:
+    """[n, K] scores of the channel's movies as [n, M] (zero elsewhere)."""
+    if len(nodes) == n_movies:
+        return part
+    full = torch.zeros(part.size(0), n_movies, dtype=part.dtype)
+    full[:, nodes] = part
+    return full
+
+
 @torch.no_grad()
 def item_item_scores(cache: MovieCache, ui, mi, r, n_users: int):
     """The item-item channel of a batch of users from their edges (row in the
     batch, movie node, value) [n_users, M], or None when the model has none."""
     if cache.ease is None or cache.ease.numel() == 0 or cache.ease_scale == 0:
         return None
-    X = item_item_inputs(ui, mi, r, n_users, cache.ease.size(0))
+    n_movies = cache.m.size(0)
+    X = covered_inputs(ui, mi, r, n_users, cache.ease_nodes, n_movies)
     n = torch.bincount(ui, minlength=n_users)
     weight = item_item_weight(cache.ease_scale, cache.ease_half, n)
-    return weight[:, None] * (X @ cache.ease)
+    return weight[:, None] * spread(X @ cache.ease, cache.ease_nodes, n_movies)
 
 
 @torch.no_grad()
@@ -223,8 +251,13 @@ def item_item_one(cache: MovieCache, rows, values):
     if cache.ease is None or cache.ease.numel() == 0 or cache.ease_scale == 0:
         return None
     weight = item_item_weight(cache.ease_scale, cache.ease_half, torch.tensor(len(rows)))
-    total = (values.float()[:, None] / 5.0 * cache.ease[rows]).sum(0, keepdim=True)
-    return weight * total
+    n_movies = cache.m.size(0)
+    position = torch.full((n_movies,), -1, dtype=torch.long)
+    position[cache.ease_nodes] = torch.arange(len(cache.ease_nodes))
+    covered = position[rows]
+    keep = covered >= 0
+    part = (values[keep].float()[:, None] / 5.0 * cache.ease[covered[keep]]).sum(0, keepdim=True)
+    return weight * spread(part, cache.ease_nodes, n_movies)
 
 
 def prior_weight(scale: float, half: float, n: torch.Tensor) -> torch.Tensor:

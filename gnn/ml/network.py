@@ -85,6 +85,10 @@ class Config:
     ease_lambdas: tuple = (50.0, 100.0, 200.0, 350.0, 500.0)
     ease_scales: tuple = (0.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
     ease_halves: tuple = (0.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 1e9)
+    # EASE is O(movies²) memory and O(movies³) time: beyond this many movies
+    # it covers the most-rated ones only (the rest neither send nor receive
+    # item-item weight). 4,000 keeps its serving weights at 64 MB.
+    ease_movies: int = 4000
     # The demographic prior new members start from: log of the share of likes
     # among members of about their age (a Gaussian kernel over years) and of
     # their gender (other genders count ``prior_other_genders`` as much),
@@ -292,12 +296,15 @@ def fit_baseline(u, m, r, n_users: int, n_movies: int, reg_m: float = 25.0, iter
 class MovieTables:
     """The per-movie parameters of the graph's movie nodes (node order)."""
 
-    def __init__(self, embedding, rank_bias, rate_bias, base_bias, ease=None, prior=None):
+    def __init__(
+        self, embedding, rank_bias, rate_bias, base_bias, ease=None, prior=None, ease_nodes=None
+    ):
         self.embedding = embedding
         self.rank_bias = rank_bias
         self.rate_bias = rate_bias
         self.base_bias = base_bias
-        self.ease = ease  # item-item weights between the nodes [M, M], or None
+        self.ease = ease  # item-item weights between the nodes it covers [K, K], or None
+        self.ease_nodes = ease_nodes  # those nodes [K]
         self.prior = prior  # demographic prior [groups, M], or None
 
 
@@ -364,8 +371,10 @@ class Recommender(nn.Module):
         # The item-item channel: weights fitted in closed form after training
         # (not by gradient) and its weight in the ranking score, both chosen
         # on validation (gnn.ml.training.fit_item_item).
-        n_ease = n_movies if cfg.ease else 0
+        n_ease = min(n_movies, cfg.ease_movies) if cfg.ease else 0
         self.register_buffer("ease_weights", torch.zeros(n_ease, n_ease))
+        # The movie nodes the channel covers (the most-rated, in node order).
+        self.register_buffer("ease_nodes", torch.arange(n_ease))
         self.register_buffer("ease_scale", torch.tensor(0.0))
         self.register_buffer("ease_half", torch.tensor(0.0))
         # The demographic prior [gender x age, movies], fitted and weighted likewise.
@@ -377,6 +386,13 @@ class Recommender(nn.Module):
         self.rate_q = nn.Linear(d, d, bias=False)
         nn.init.normal_(self.rate_p.weight, std=0.02)
         nn.init.normal_(self.rate_q.weight, std=0.02)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Versions from before the channel could be restricted cover every movie.
+        weights = state_dict.get(prefix + "ease_weights")
+        if weights is not None and prefix + "ease_nodes" not in state_dict:
+            state_dict[prefix + "ease_nodes"] = torch.arange(weights.size(0))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def drop(self, x):
         # F.dropout's maths; torch.rand is ~2x faster than bernoulli_ on CPU.
@@ -392,25 +408,30 @@ class Recommender(nn.Module):
         of the tables (-1: a movie the model never saw). None: the identity."""
         tables = (self.movie_emb.weight, self.rank_bias, self.rate_bias, self.base_bias)
         ease = self.ease_weights if self.cfg.ease else None
+        nodes = self.ease_nodes if self.cfg.ease else None
         prior = self.prior_table if self.cfg.prior else None
         if rows is None:
-            return MovieTables(*tables, ease, prior)
+            return MovieTables(*tables, ease, prior, nodes)
         known = rows >= 0
         safe = rows.clamp(min=0)
         if ease is not None:
             # A movie the model never saw neither sends nor receives item-item weight.
-            ease = ease[safe][:, safe] * (known[:, None] & known[None, :]).float()
+            position = torch.full((self.rank_bias.size(0),), -1, dtype=torch.long)
+            position[nodes] = torch.arange(len(nodes))
+            covered = torch.where(known, position[safe], -1)
+            nodes = (covered >= 0).nonzero().squeeze(1)
+            ease = ease[covered[nodes]][:, covered[nodes]]
         if prior is not None:
             # ... and has no likes yet: the least a group's prior gives.
             prior = torch.where(known[None, :], prior[:, safe], prior.min(1, keepdim=True).values)
         if bool(known.all()):
-            return MovieTables(*(t[safe] for t in tables), ease, prior)
+            return MovieTables(*(t[safe] for t in tables), ease, prior, nodes)
         picked = []
         for table in tables:
             fallback = table.mean(0)
             shape = (-1, *([1] * (table.dim() - 1)))
             picked.append(torch.where(known.view(shape), table[safe], fallback))
-        return MovieTables(*picked, ease, prior)
+        return MovieTables(*picked, ease, prior, nodes)
 
     def movie_h0(self, movie_x, tables: MovieTables):
         return self.movie_in(movie_x) + tables.embedding

@@ -24,7 +24,8 @@ def arrays(value: float = 1.0) -> ServingArrays:
     shapes = {
         "movie_ids": (m,), "messages1": (m, 6, d), "messages2": (m, 6, d), "movies": (m, d),
         "rate_q": (m, d), "rank_bias": (m,), "rate_bias": (m,), "base_bias": (m,),
-        "ease": (0, 0), "prior": (0, m), "user_in1_w": (d, 4), "user_in1_b": (d,),
+        "ease": (0, 0), "ease_nodes": (0,), "prior": (0, m), "user_in1_w": (d, 4),
+        "user_in1_b": (d,),
         "user_in2_w": (d, d), "user_in2_b": (d,), "root1_w": (d, d), "root1_b": (d,),
         "root2_w": (d, d), "root2_b": (d,), "rate_p": (d, d),
     }  # fmt: skip

@@ -2,6 +2,7 @@
 without torch is what the torch model computes."""
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -107,3 +108,21 @@ def test_the_arrays_survive_their_file_mapping(torch_side):
 def test_unit_rows_have_length_one_and_a_zero_row_stays_zero():
     unit = unit_rows(np.array([[3.0, 4.0], [0.0, 0.0]], dtype=np.float32))
     np.testing.assert_allclose(unit, [[0.6, 0.8], [0.0, 0.0]])
+
+
+def test_a_channel_over_some_movies_scores_alike_in_numpy_and_torch(torch_side):
+    """Restricted to a few movies, the channel adds nothing to the others and
+    the two implementations still agree."""
+    model, cache, arrays, *_ = torch_side
+    nodes = torch.tensor([1, 4, 7])
+    restricted_cache = dataclasses.replace(
+        cache, ease=cache.ease[nodes][:, nodes].contiguous(), ease_nodes=nodes
+    )
+    restricted = serving_arrays(model, restricted_cache, arrays.movie_ids, arrays.age_mean)
+    rows, values = np.array([0, 1, 4, 5]), np.array([5, 4, 2, 3])
+
+    numpy_part = restricted.item_item(rows, values)
+    torch_part = item_item_one(restricted_cache, torch.as_tensor(rows), torch.as_tensor(values))
+
+    np.testing.assert_allclose(numpy_part, torch_part[0].numpy(), rtol=1e-5, atol=1e-6)
+    assert np.count_nonzero(numpy_part) <= 3 and numpy_part[[1, 4, 7]].any()

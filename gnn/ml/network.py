@@ -242,13 +242,15 @@ def typed_adjacency(
     if centred:
         resid = residual * degree.pow(-residual_power)[dst] * share
         values = torch.stack([values, resid], 1).reshape(-1)
-    by_row = torch.argsort(ed, stable=True)
-    A = _csr(ed[by_row], (es * T + et)[by_row], values[by_row], n_dst, n_src * T)
+    columns = es * T + et
+    if len(ed) > 1 and not bool((ed[1:] >= ed[:-1]).all()):  # sampled batches come in row order
+        by_row = torch.argsort(ed, stable=True)
+        ed, columns, values = ed[by_row], columns[by_row], values[by_row]
+    A = _csr(ed, columns, values, n_dst, n_src * T)
     AT = None
     if transpose:
-        key = es * T + et
-        by_column = torch.argsort(key, stable=True)
-        AT = _csr(key[by_column], ed[by_column], values[by_column], n_src * T, n_dst)
+        by_column = torch.argsort(columns, stable=True)
+        AT = _csr(columns[by_column], ed[by_column], values[by_column], n_src * T, n_dst)
     return TypedAdj(A, AT)
 
 

@@ -1,5 +1,7 @@
 """Import, train and serve at a given size, through the project's own commands.
 
+    python benchmarks/scale.py --shape ml-1m [--processes 2]
+    python benchmarks/scale.py --shape ml-10m --database postgres://postgres@127.0.0.1:5432/scale
     python benchmarks/scale.py --users 6040 --movies 3706 --ratings 1000000
     python benchmarks/scale.py --data data/ml-100k            # an existing directory
     python benchmarks/scale.py --ratings 100000 --database postgres://postgres@127.0.0.1:5432/scale
@@ -7,7 +9,11 @@
 Writes a synthetic dataset (fixtures/make_synthetic.py) unless --data is
 given, into a scratch directory (--work, default /tmp/reel-scale), with a
 fresh database there (SQLite unless --database names a PostgreSQL one, which
-is dropped and created). Then, each in its own process so that peak memory is
+is dropped and created). ``--shape`` names a MovieLens release's size (its
+users x movies x ratings); from 10M on the data is written in the 20M-32M
+layout (ratings.csv, movies.csv: no demographics), which seed_movielens
+streams. ``--processes N`` trains with TRAINING_PROCESSES=N (torchrun).
+Then, each in its own process so that peak memory is
 the step's own: ``seed_movielens``; ``train_model``; a serving process that
 times the first recommendation (the model load included) and the uncached
 recommendations of 200 random members (p50/p95). Last, the model's and the
@@ -28,6 +34,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+# users x movies x ratings of MovieLens's releases, and the layout written.
+SHAPES = {
+    "ml-1m": (6_040, 3_706, 1_000_209, "100k"),
+    "ml-10m": (69_878, 10_677, 10_000_054, "csv"),
+    "ml-25m": (162_541, 59_047, 25_000_095, "csv"),
+}
 
 
 def run_step(name: str, argv: list[str], env: dict) -> dict:
@@ -132,6 +144,8 @@ def serve(env: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shape", choices=sorted(SHAPES), help="a MovieLens release's size")
+    parser.add_argument("--processes", type=int, default=1, help="training processes")
     parser.add_argument("--users", type=int)
     parser.add_argument("--movies", type=int)
     parser.add_argument("--ratings", type=int)
@@ -154,18 +168,24 @@ def main() -> None:
     work.mkdir(parents=True)
     data = args.data
     if data is None:
-        ratings = args.ratings or 1_000_000
-        users = args.users or round(ratings / 165.6)  # MovieLens 1M's ratings per member
-        movies = args.movies or min(round(users * 0.61), 6000)
+        layout = "100k"
+        if args.shape:
+            users, movies, ratings, layout = SHAPES[args.shape]
+        else:
+            ratings = args.ratings or 1_000_000
+            users = args.users or round(ratings / 165.6)  # MovieLens 1M's ratings per member
+            movies = args.movies or min(round(users * 0.61), 6000)
         data = work / "dataset"
         made = time.perf_counter()
         subprocess.run([PYTHON, "fixtures/make_synthetic.py", "--users", str(users), "--movies",
                         str(movies), "--ratings", str(ratings), "--seed", str(args.seed),
-                        "--out", str(data)], cwd=ROOT, check=True, capture_output=True)  # fmt: skip
+                        "--layout", layout, "--out", str(data)],
+                       cwd=ROOT, check=True, capture_output=True)  # fmt: skip
         print(f"dataset: {users:,} users, {movies:,} movies, ~{ratings:,} ratings "
               f"({time.perf_counter() - made:.1f} s)")  # fmt: skip
 
     env = environment(work, args.database)
+    env["TRAINING_PROCESSES"] = str(args.processes)
     if args.database:
         name = args.database.rsplit("/", 1)[-1]
         admin = args.database.rsplit("/", 1)[0] + "/postgres"
@@ -173,7 +193,8 @@ def main() -> None:
             subprocess.run(["psql", admin, "-qc", sql], check=True, capture_output=True)
     subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
 
-    report: dict = {"database": "postgresql" if args.database else "sqlite"}
+    report: dict = {"database": "postgresql" if args.database else "sqlite",
+                    "shape": args.shape, "processes": args.processes}  # fmt: skip
     seeded = run_step("seed_movielens", [PYTHON, "manage.py", "seed_movielens", "--source",
                                          str(data)], env)  # fmt: skip
     report["seed_movielens"] = {k: v for k, v in seeded.items() if k != "output"}

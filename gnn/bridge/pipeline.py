@@ -16,21 +16,28 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import torch
 from django.conf import settings
+from django.utils import timezone
 
 from gnn.bridge import registry, weights
-from gnn.bridge.metadata import DataCounts, RefreshSource, VersionMetadata, figure
+from gnn.bridge.metadata import (
+    DataCounts,
+    RefreshSource,
+    VersionMetadata,
+    figure,
+    parse_moment,
+)
 from gnn.bridge.snapshot import catalogue_stamp, load_snapshot
 from gnn.ml import distributed, protocols
-from gnn.ml.data import Dataset, Ratings, Users, remap_users, restrict_to_users
+from gnn.ml.data import Dataset, Ratings, Users, remap_users, restrict_to_users, unit_hash
 from gnn.ml.inference import serving_arrays_for
 from gnn.ml.network import Config
-from gnn.ml.training import TrainedModel, release_freed_memory, split_validation, train
+from gnn.ml.training import TrainedModel, WarmStart, release_freed_memory, train
 
 log = logging.getLogger("gnn.training")
 
@@ -86,17 +93,29 @@ class EvaluationSplit:
 
 
 def split_for_evaluation(dataset: Dataset, seed: int) -> EvaluationSplit:
-    rng = np.random.default_rng(seed + 777)
+    """Members held out whole (a share of those with enough ratings) and a
+    share of the other members' ratings, chosen by a hash of their ids: the
+    same members and ratings stay held out as the data grows, so a version
+    continued from the served one (incremental) is measured on what neither
+    learnt from."""
     per_user = np.bincount(dataset.ratings.user, minlength=len(dataset.users))
     candidates = np.flatnonzero(per_user >= COLD_MIN_RATINGS)
-    n_held = max(1, round(COLD_SHARE * len(candidates))) if len(candidates) >= 3 else 0
-    held_rows = np.sort(rng.choice(candidates, size=n_held, replace=False)) if n_held else []
+    held_rows = np.empty(0, dtype=np.int64)
+    if len(candidates) >= 3:
+        draw = unit_hash(dataset.users.ids[candidates], seed + 777)
+        held_rows = np.sort(candidates[draw < COLD_SHARE])
+        if not len(held_rows):
+            held_rows = candidates[[int(np.argmin(draw))]]
     kept_rows = np.setdiff1d(np.arange(len(dataset.users)), held_rows)
     kept = restrict_to_users(dataset, kept_rows)
-    train_ratings, warm_test = split_validation(kept.ratings, WARM_SHARE, seed + 1)
+    ratings = kept.ratings
+    keys = kept.users.ids[ratings.user] * (int(dataset.movies.ids.max(initial=0)) + 1)
+    pick = unit_hash(keys + dataset.movies.ids[ratings.movie], seed + 1) < WARM_SHARE
+    left = np.bincount(ratings.user[~pick], minlength=len(kept.users))
+    pick &= left[ratings.user] >= 5  # everyone keeps five ratings to train on
     return EvaluationSplit(
-        train=Dataset(kept.users, kept.movies, train_ratings, dict(dataset.meta)),
-        warm_test=warm_test,
+        train=Dataset(kept.users, kept.movies, ratings.take(~pick), dict(dataset.meta)),
+        warm_test=ratings.take(pick),
         held=dataset.users.take(held_rows),
         held_ratings=remap_users(dataset.ratings, held_rows, len(dataset.users)),
     )
@@ -130,7 +149,7 @@ class _Phases:
 
 def training_config(seed: int, max_steps: int | None) -> Config:
     """The model's defaults, bounded by the settings and the caller."""
-    cfg = Config(seed=seed)
+    cfg = Config(seed=seed, ease_movies=settings.ITEM_ITEM_MAX_MOVIES)
     if settings.TRAINING_MAX_STEPS:
         cfg.max_steps = settings.TRAINING_MAX_STEPS
     if settings.TRAINING_PATIENCE:
@@ -153,11 +172,43 @@ def _snapshot(phases: _Phases) -> tuple[Dataset, str]:
     return dataset, stamp
 
 
-def _train(dataset: Dataset, cfg: Config, progress, show_bar, on_check) -> TrainedModel:
+def warm_start(dataset: Dataset, full: bool = False) -> tuple[WarmStart | None, str]:
+    """The served version's weights to continue from, or None and why a full
+    retrain: asked for, none served, the catalogue changed since, the last
+    full retrain is TRAINING_FULL_EVERY_DAYS old, or it cannot be loaded."""
+    served = registry.served(settings.MODELS_DIR)
+    if full or not settings.TRAINING_INCREMENTAL:
+        return None, "a full retrain (asked for)"
+    if served is None:
+        return None, "a full retrain (no version is served)"
+    full_at = parse_moment(served.chosen_on_validation.get("full_retrain_at")) or served.created_at
+    age = timezone.now() - full_at if full_at else timedelta.max
+    if age > timedelta(days=settings.TRAINING_FULL_EVERY_DAYS):
+        return (
+            None,
+            f"a full retrain (the last was {settings.TRAINING_FULL_EVERY_DAYS:g}+ days ago)",
+        )
+    try:
+        loaded = weights.load_trained(settings.MODELS_DIR, served.version)
+    except registry.ModelVersionError as exc:
+        return None, f"a full retrain (the served version cannot be loaded: {exc})"
+    state = loaded.preprocessor.state
+    same = state["movie_ids"] == [int(m) for m in dataset.movies.ids] and list(
+        state["genre_positions"]
+    ) == [int(p) for p in dataset.movies.positions]
+    if not same:
+        return None, "a full retrain (the catalogue changed)"
+    start = WarmStart(loaded.preprocessor, loaded.model.state_dict(), served.version, full_at)
+    return start, f"an incremental retrain from version {served.version}"
+
+
+def _train(dataset: Dataset, cfg: Config, progress, show_bar, on_check, start) -> TrainedModel:
     """In this process, or in TRAINING_PROCESSES processes started by torchrun."""
     processes = settings.TRAINING_PROCESSES
-    if processes == 1:
-        return train(dataset, cfg, progress=progress, show_bar=show_bar, on_check=on_check)
+    if processes == 1 or start is not None:  # (a short incremental run stays here)
+        return train(
+            dataset, cfg, progress=progress, show_bar=show_bar, on_check=on_check, start=start
+        )
     work = Path(settings.MODELS_DIR) / "training"
     work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work, prefix="run-") as folder:
@@ -176,21 +227,29 @@ def train_from_database(
     run_id: int | None = None,
     show_bar: bool = False,
     on_check: Callable[[dict], None] | None = None,
+    full: bool = False,
 ) -> registry.Candidate:
     """Snapshot, train, measure on what was held out, and compute the serving
-    arrays over every rating: a version ready to publish."""
+    arrays over every rating: a version ready to publish. Incremental (from
+    the served version's weights, fewer steps) when warm_start allows and
+    ``full`` is not asked for."""
     torch.set_num_threads(settings.TORCH_THREADS_TRAINING)
     say = progress or (lambda _text: None)
     phases = _Phases()
     dataset, stamp = _snapshot(phases)
     cfg = training_config(seed, max_steps)
+    start, kind = warm_start(dataset, full)
+    if start is not None and max_steps is None:
+        cfg.max_steps = max(
+            cfg.eval_every, round(cfg.max_steps * settings.TRAINING_INCREMENTAL_SHARE)
+        )
     split = split_for_evaluation(dataset, seed)
     phases.lap("split")
     say(
-        f"training on {len(split.train.ratings):,} ratings; holding out "
+        f"{kind}: training on {len(split.train.ratings):,} ratings; holding out "
         f"{len(split.warm_test):,} ratings and {len(split.held)} users for evaluation"
     )
-    trained = _train(split.train, cfg, progress, show_bar, on_check)
+    trained = _train(split.train, cfg, progress, show_bar, on_check, start)
     phases.lap("training")
     say("evaluating")
     release_freed_memory()  # what training left on the heap, before evaluation's matrices

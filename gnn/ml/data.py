@@ -129,6 +129,20 @@ def sample_rows(rows: np.ndarray, limit: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
 
 
+def unit_hash(keys: np.ndarray, seed: int) -> np.ndarray:
+    """A number in [0, 1) per key (splitmix64), the same for the same key and
+    seed on every run and whoever else is in the set: a holdout chosen by it
+    stays the same as the data grows."""
+    with np.errstate(over="ignore"):
+        x = np.asarray(keys).astype(np.uint64) + np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
 # How a new member's first ratings are chosen (the protocols' reveals, and
 # the few-shot members of training): each splits ratings into given and rest.
 

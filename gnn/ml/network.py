@@ -164,7 +164,11 @@ def adjacency_entries(src, dst, rating, centred: bool):
         return src, dst, rating - 1
     extra = torch.full_like(rating, N_RATINGS)
     types = torch.stack([rating - 1, extra], 1).reshape(-1)
-    return src.repeat_interleave(2), dst.repeat_interleave(2), types
+
+    def twice(x):  # each entry twice in a row (faster than repeat_interleave)
+        return x.unsqueeze(1).expand(-1, 2).reshape(-1)
+
+    return twice(src), twice(dst), types
 
 
 class TypedAdj:

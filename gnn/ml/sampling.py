@@ -33,11 +33,15 @@ def _pointers(owner: torch.Tensor, n: int) -> torch.Tensor:
     return ptr
 
 
-def segment_picks(ptr, nodes, fanout: int, generator):
+def segment_picks(ptr, nodes, fanout: int, generator, owners=None):
     """Positions of the entries sampled for each node of ``nodes`` from its
     segment ptr[n]..ptr[n+1], and the index in ``nodes`` of each: every entry
     when the segment has at most ``fanout`` (0: no limit), else ``fanout``
-    uniform picks with replacement."""
+    uniform picks with replacement. ``owners``: each entry's node, which
+    answers at once for every node in order with no limit (a whole-graph
+    batch)."""
+    if owners is not None and not fanout and _every_node(nodes, len(ptr) - 1):
+        return torch.arange(int(ptr[-1])), owners
     start = ptr[nodes]
     count = ptr[nodes + 1] - start
     take = count if not fanout else count.clamp(max=fanout)
@@ -48,6 +52,10 @@ def segment_picks(ptr, nodes, fanout: int, generator):
         random = (torch.rand(len(owner), generator=generator) * size).long().clamp(max=size - 1)
         offset = torch.where((count > take)[owner], random, offset)
     return start[owner] + offset, owner
+
+
+def _every_node(nodes: torch.Tensor, n: int) -> bool:
+    return len(nodes) == n and (n == 0 or bool((nodes == torch.arange(n)).all()))
 
 
 def ordered_union(first: torch.Tensor, more: torch.Tensor, n: int):
@@ -73,6 +81,7 @@ class EdgeGraph:
         self.user_ptr = _pointers(self.user, n_users)
         self.rank = torch.arange(len(self.user)) - self.user_ptr[self.user]
         self.by_movie = torch.argsort(self.movie, stable=True)
+        self.movie_of_rater = self.movie[self.by_movie]
         self.movie_ptr = _pointers(self.movie, n_movies)
         self.user_degree = self.user_ptr.diff()
         self.movie_degree = self.movie_ptr.diff()
@@ -85,10 +94,12 @@ class EdgeGraph:
         self.user_residual = torch.zeros(self.n_users).index_add_(0, self.user, self.residual)
 
     def epoch_batches(self, members: torch.Tensor, batch: int, generator) -> list[torch.Tensor]:
-        """``members`` shuffled into near-equal batches of at most ``batch``."""
+        """``members`` shuffled into near-equal batches of at most ``batch``,
+        each in row order (memory read in order; a batch of everyone is then
+        every row in order, which the sampler answers without searching)."""
         shuffled = members[torch.randperm(len(members), generator=generator)]
         parts = -(-len(shuffled) // batch) if batch else 1
-        return list(torch.tensor_split(shuffled, max(parts, 1)))
+        return [part.sort().values for part in torch.tensor_split(shuffled, max(parts, 1))]
 
 
 @dataclass
@@ -115,7 +126,7 @@ def split_seeds(graph: EdgeGraph, seeds, cfg, generator) -> Split:
     """Inputs and targets of each seed's ratings. Few-shot members' targets
     are weighted to count as much as an ordinary member's (otherwise their
     many targets take most of the loss)."""
-    edges, owner = segment_picks(graph.user_ptr, seeds, 0, generator)
+    edges, owner = segment_picks(graph.user_ptr, seeds, 0, generator, graph.user)
     n = len(seeds)
     fewshot = torch.rand(n, generator=generator) < cfg.fewshot_share
     choices = torch.tensor(cfg.fewshot_ks)
@@ -171,7 +182,9 @@ def _neighbourhood(graph: EdgeGraph, seeds, split: Split, scored, fanout: int, g
     blocked[split.targets] = True
 
     def raters(movies, first_dst: int):
-        picks, owner = segment_picks(graph.movie_ptr, movies, fanout, generator)
+        picks, owner = segment_picks(
+            graph.movie_ptr, movies, fanout, generator, graph.movie_of_rater
+        )
         edges = graph.by_movie[picks]
         free = ~blocked[edges]
         return edges[free], owner[free] + first_dst

@@ -24,6 +24,7 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 import torch
@@ -39,7 +40,10 @@ from gnn.ml.sampling import Batch, EdgeGraph, local_tables, sample_batch
 
 log = logging.getLogger("gnn.training")
 
-__all__ = ["TrainedModel", "release_freed_memory", "sample_members", "split_validation", "train"]
+__all__ = [
+    "TrainedModel", "WarmStart", "release_freed_memory", "sample_members", "split_validation",
+    "train",
+]  # fmt: skip
 
 
 @dataclass
@@ -67,6 +71,17 @@ class TrainedModel:
 
     def cache(self) -> MovieCache:
         return build_cache(self.model, **self.tensors())
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """Where an incremental retrain starts: a published version of the same
+    catalogue, its preprocessing and weights."""
+
+    preprocessor: Preprocessor
+    state: dict[str, torch.Tensor]
+    version: str
+    full_retrain_at: datetime | None  # when the last full retrain behind it ran
 
 
 def split_validation(ratings: Ratings, fraction: float, seed: int) -> tuple[Ratings, Ratings]:
@@ -178,14 +193,14 @@ def train(
     progress: Callable[[str], None] | None = None,
     show_bar: bool = False,
     on_check: Callable[[dict], None] | None = None,
-    start: dict | None = None,
+    start: WarmStart | None = None,
 ) -> TrainedModel | None:
     """Fit preprocessing and model on every rating in ``dataset``.
 
     A validation share of each member's ratings is held back for choosing the
     checkpoint (validation NDCG@10); the returned model's graph holds all
-    ratings, validation included. ``start``: the state_dict of a model of the
-    same vocabularies to continue from (an incremental retrain). Reproducible
+    ratings, validation included. ``start``: a version of the same catalogue
+    to continue from (an incremental retrain). Reproducible
     for a given seed, thread count and number of processes: fixed seeds are
     not enough with two threads (some kernels reduce in a thread-dependent
     order), so deterministic algorithms are switched on. Under
@@ -219,9 +234,11 @@ class _Setup:
     popularity: torch.Tensor  # each movie's share of the liked training ratings
 
 
-def _setup(dataset: Dataset, cfg: Config, start: dict | None) -> _Setup:
+def _setup(dataset: Dataset, cfg: Config, start: WarmStart | None) -> _Setup:
     users, movies = dataset.users, dataset.movies
-    preprocessor = Preprocessor.fit(users, movies, use_zip=cfg.use_zip)
+    preprocessor = (
+        start.preprocessor if start else Preprocessor.fit(users, movies, use_zip=cfg.use_zip)
+    )
     train_part, validation = split_validation(dataset.ratings, cfg.val_frac, cfg.seed)
     graph = EdgeGraph(train_part, len(users), len(movies))
     # Early stopping watches a fixed sample of the validation members.
@@ -242,7 +259,7 @@ def _setup(dataset: Dataset, cfg: Config, start: dict | None) -> _Setup:
             log_popularity = torch.log1p(liked.float())
             model.rank_bias.copy_(log_popularity - log_popularity.mean())
     if start is not None:
-        model.load_state_dict(start)
+        model.load_state_dict(start.state)
     graph.set_baseline(float(model.mu), model.base_bias)
     return _Setup(
         preprocessor, train_part, validation, watched, graph, model,
@@ -357,7 +374,12 @@ def _train(dataset: Dataset, cfg: Config, report: _Reporter, start) -> TrainedMo
     }
     channels_started = time.perf_counter()
     release_freed_memory()
-    chosen = {"processes": world}
+    chosen = {
+        "processes": world,
+        "started_from": start.version if start else None,
+        "full_retrain_at": (start.full_retrain_at if start else None) or datetime.now(UTC),
+    }
+    chosen["full_retrain_at"] = chosen["full_retrain_at"].isoformat()
     if cfg.ease or cfg.prior:
         chosen |= fit_channels(
             model, dataset.users, setup.user_x, setup.movie_x, setup.train_part,

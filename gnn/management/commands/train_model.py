@@ -15,20 +15,28 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--epochs", type=int, help="maximum full-graph training steps (default: the model's)"
+            "--epochs", type=int, help="maximum training steps (default: the model's)"
+        )
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="a full retrain, even where one continued from the served version would do",
         )
         parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         parser.add_argument("--no-activate", action="store_true", help="publish without serving it")
 
-    def handle(self, *args, epochs=None, seed=0, no_activate=False, verbosity=1, **options):
+    def handle(
+        self, *args, epochs=None, seed=0, no_activate=False, full=False, verbosity=1, **options
+    ):
         if epochs is not None and not 1 <= epochs <= 100_000:
             raise CommandError("--epochs must be between 1 and 100000")
         if verbosity:
             self.stdout.write("Training from the ratings in the database...")
         try:
             run = training_run_local(
-                max_steps=epochs, seed=seed, activate=not no_activate, show_bar=verbosity > 0
-            )
+                max_steps=epochs, seed=seed, activate=not no_activate, show_bar=verbosity > 0,
+                full=full,
+            )  # fmt: skip
         except RunInProgress as exc:
             raise CommandError(f"{exc}. Try again when it has finished.") from None
         if run.status != TrainingRun.Status.SUCCEEDED:

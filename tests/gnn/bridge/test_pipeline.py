@@ -85,3 +85,28 @@ def test_the_quality_gate(new, served, expected, settings):
     # Fixture-sized data is served anyway, and says so.
     settings.QUALITY_GATE_MIN_RATINGS = 1_000_000
     assert quality_gate(new, DataCounts(ratings=100_000), served)[0] is True
+
+
+def _chosen(version: str) -> dict:
+    return registry.read_metadata(settings.MODELS_DIR, version).chosen_on_validation
+
+
+def test_a_retrain_continues_from_the_served_version_until_the_catalogue_changes(trained, settings):
+    first = _chosen(trained)
+    assert first["started_from"] is None and first["full_retrain_at"]  # the first is full
+
+    continued = train_quickly()
+    assert _chosen(continued)["started_from"] == trained
+    assert _chosen(continued)["full_retrain_at"] == first["full_retrain_at"]  # still that one's
+
+    assert _chosen(train_quickly(full=True))["started_from"] is None  # asked for
+
+    from catalog.models import Movie
+
+    Movie.objects.create(title="A new film", year=2026)
+    assert _chosen(train_quickly())["started_from"] is None  # the catalogue changed
+
+
+def test_a_full_retrain_comes_when_the_last_full_one_is_old(trained, settings):
+    settings.TRAINING_FULL_EVERY_DAYS = 0
+    assert _chosen(train_quickly())["started_from"] is None

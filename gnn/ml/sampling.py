@@ -146,6 +146,20 @@ def split_seeds(graph: EdgeGraph, seeds, cfg, generator) -> Split:
     )  # fmt: skip
 
 
+def shard_of(split: Split, seeds: torch.Tensor, rank: int, world: int):
+    """This process's share of a batch: its seeds (a run of the sorted
+    batch) and their part of the split, owners counted from its first."""
+    own = torch.tensor_split(torch.arange(len(seeds)), world)[rank]
+    first, last = (int(own[0]), int(own[-1]) + 1) if len(own) else (0, 0)
+    ins = (split.input_owner >= first) & (split.input_owner < last)
+    outs = (split.target_owner >= first) & (split.target_owner < last)
+    mine = Split(
+        split.inputs[ins], split.input_owner[ins] - first, split.targets[outs],
+        split.target_owner[outs] - first, split.weight[outs], split.rate_weight[outs],
+    )  # fmt: skip
+    return seeds[first:last], mine
+
+
 def scored_movies(graph: EdgeGraph, split: Split, cfg, popularity, generator):
     """The movies the seeds' softmax runs over: every movie, or the targets
     plus ``cfg.negatives`` uniform draws with the logQ correction of mixed
@@ -176,10 +190,8 @@ class _Hood:
     movie_dst: torch.Tensor
 
 
-def _neighbourhood(graph: EdgeGraph, seeds, split: Split, scored, fanout: int, generator):
+def _neighbourhood(graph: EdgeGraph, seeds, split: Split, scored, fanout: int, generator, blocked):
     n_seeds = len(seeds)
-    blocked = torch.zeros(len(graph.user), dtype=torch.bool)
-    blocked[split.targets] = True
 
     def raters(movies, first_dst: int):
         picks, owner = segment_picks(
@@ -191,14 +203,16 @@ def _neighbourhood(graph: EdgeGraph, seeds, split: Split, scored, fanout: int, g
 
     # Layer 2 embeds the seeds and the scored movies; the scored movies' raters
     # need layer-1 states too, and so the movies of every one of them. A
-    # seed's neighbours are its inputs; no one else's ratings are targets.
+    # seed's neighbours are its inputs; another process's seeds' targets are
+    # blocked as well (the whole batch is split alike in every process).
     scored_edges, scored_dst = raters(scored, 0)
     users1, _ = ordered_union(seeds, graph.user[scored_edges], graph.n_users)
     input_ptr = _pointers(split.input_owner, n_seeds)
     picks, seed_dst = segment_picks(input_ptr, torch.arange(n_seeds), fanout, generator)
     others, owner = segment_picks(graph.user_ptr, users1[n_seeds:], fanout, generator)
-    user_edges = torch.cat([split.inputs[picks], others])
-    user_dst = torch.cat([seed_dst, owner + n_seeds])
+    free = ~blocked[others]
+    user_edges = torch.cat([split.inputs[picks], others[free]])
+    user_dst = torch.cat([seed_dst, owner[free] + n_seeds])
     movies, movie_position = ordered_union(scored, graph.movie[user_edges], graph.n_movies)
     rest_edges, rest_dst = raters(movies[len(scored) :], len(scored))
     movie_edges = torch.cat([scored_edges, rest_edges])
@@ -210,18 +224,19 @@ def _neighbourhood(graph: EdgeGraph, seeds, split: Split, scored, fanout: int, g
     )  # fmt: skip
 
 
-def _blocks(graph: EdgeGraph, hood: _Hood, split: Split, n_seeds: int, cfg) -> Blocks:
+def _blocks(graph: EdgeGraph, hood: _Hood, blocked_edges, n_seeds: int, cfg) -> Blocks:
     # True degrees in the message graph (targets excluded) and the residuals
     # of the centred channel, each member's bias from their message edges.
     users, movies = hood.users, hood.movies
-    user_degree = graph.user_degree[users].clone()
-    user_degree[:n_seeds] = torch.bincount(split.input_owner, minlength=n_seeds)
-    residual_sum = graph.user_residual[users].clone()
-    residual_sum[:n_seeds] = torch.zeros(n_seeds).index_add_(
-        0, split.input_owner, graph.residual[split.inputs]
+    blocked_users = graph.user[blocked_edges]
+    user_degree = (graph.user_degree - torch.bincount(blocked_users, minlength=graph.n_users))[
+        users
+    ]
+    blocked_residual = torch.zeros(graph.n_users).index_add_(
+        0, blocked_users, graph.residual[blocked_edges]
     )
-    user_bias = residual_sum / (user_degree + BASE_USER_SHRINK)
-    blocked_per_movie = torch.bincount(graph.movie[split.targets], minlength=graph.n_movies)
+    user_bias = (graph.user_residual - blocked_residual)[users] / (user_degree + BASE_USER_SHRINK)
+    blocked_per_movie = torch.bincount(graph.movie[blocked_edges], minlength=graph.n_movies)
     movie_degree = (graph.movie_degree - blocked_per_movie)[movies]
     n_scored, n_users1 = len(hood.scored), len(hood.users1)
 
@@ -254,18 +269,26 @@ def _blocks(graph: EdgeGraph, hood: _Hood, split: Split, n_seeds: int, cfg) -> B
     return Blocks(to_user, to_movie, to_user2, to_movie2)
 
 
-def sample_batch(graph: EdgeGraph, seeds, cfg, popularity, generator) -> Batch:
-    """The pass that trains on ``seeds`` (graph rows of members)."""
-    split = split_seeds(graph, seeds, cfg, generator)
-    scored, log_q = scored_movies(graph, split, cfg, popularity, generator)
-    hood = _neighbourhood(graph, seeds, split, scored, cfg.fanout, generator)
-    blocks = _blocks(graph, hood, split, len(seeds), cfg)
+def sample_batch(
+    graph: EdgeGraph, seeds, cfg, popularity, generator, split_generator=None, shard=(0, 1)
+) -> Batch:
+    """The pass that trains on ``seeds`` (graph rows of members, sorted), or
+    on the ``shard`` (rank, world) of them that is this process's. Every
+    process splits the whole batch alike (``split_generator``, seeded the
+    same everywhere), so no process passes a message along another's target."""
+    split = split_seeds(graph, seeds, cfg, split_generator or generator)
+    seeds, mine = shard_of(split, seeds, *shard)
+    blocked = torch.zeros(len(graph.user), dtype=torch.bool)
+    blocked[split.targets] = True
+    scored, log_q = scored_movies(graph, mine, cfg, popularity, generator)
+    hood = _neighbourhood(graph, seeds, mine, scored, cfg.fanout, generator, blocked)
+    blocks = _blocks(graph, hood, split.targets, len(seeds), cfg)
 
     def local(edges, owner):
         return owner, hood.movie_position[graph.movie[edges]], graph.value[edges]
 
-    inputs = local(split.inputs, split.input_owner)
-    targets = (*local(split.targets, split.target_owner), split.weight, split.rate_weight)
+    inputs = local(mine.inputs, mine.input_owner)
+    targets = (*local(mine.targets, mine.target_owner), mine.weight, mine.rate_weight)
     return Batch(hood.users, hood.movies, blocks, inputs, targets, log_q)
 
 

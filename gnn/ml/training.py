@@ -305,14 +305,13 @@ class _Reporter:
             self.best = {"ndcg": metrics["ndcg_at_10"], "step": metrics["step"], "state": state}
 
 
-def _batches(setup: _Setup, cfg: Config, rank: int, world: int):
-    """Every step's seeds for this process, epoch after epoch: all processes
-    shuffle alike and each takes its share of each batch."""
+def _batches(setup: _Setup, cfg: Config):
+    """Every step's seed members, epoch after epoch, alike in every process
+    (each trains on its share of each batch)."""
     order = torch.Generator().manual_seed(cfg.seed)
     members = (setup.graph.user_degree > 0).nonzero().squeeze(1)
     while True:
-        for batch in setup.graph.epoch_batches(members, cfg.batch_members, order):
-            yield torch.tensor_split(batch, world)[rank]
+        yield from setup.graph.epoch_batches(members, cfg.batch_members, order)
 
 
 def _train(dataset: Dataset, cfg: Config, report: _Reporter, start) -> TrainedModel | None:
@@ -339,11 +338,14 @@ def _train(dataset: Dataset, cfg: Config, report: _Reporter, start) -> TrainedMo
     average_params, params = list(average.parameters()), list(model.parameters())
     report.keep_if_best({"ndcg_at_10": -0.5, "step": 0}, average)
     shares = []
-    batches = _batches(setup, cfg, rank, world)
+    split_generator = torch.Generator().manual_seed(cfg.seed * 1000 + 999)  # alike everywhere
+    batches = _batches(setup, cfg)
     for step, seeds in zip(range(1, cfg.max_steps + 1), batches, strict=False):
         model.train()
-        batch = sample_batch(setup.graph, seeds, cfg, setup.popularity, generator)
-        shares.append(len(seeds))
+        batch = sample_batch(
+            setup.graph, seeds, cfg, setup.popularity, generator, split_generator, (rank, world)
+        )
+        shares.append(len(torch.tensor_split(seeds, world)[rank]))
         loss = _loss(model, step_pass(batch), batch, cfg, generator)
         optimiser.zero_grad()
         loss.backward()

@@ -78,3 +78,29 @@ def test_a_batch_of_everyone_with_every_neighbour_is_the_full_graph():
 
     torch.testing.assert_close(sampled["u"], full["u"][seeds], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(sampled["m"], full["m"][batch.movies], rtol=1e-4, atol=1e-5)
+
+
+def test_two_processes_split_a_batch_alike_and_neither_passes_the_others_targets():
+    graph = _graph(n_users=30, n_movies=20)
+    graph.set_baseline(3.0, torch.zeros(20))
+    cfg = Config(batch_members=0, fanout=0, negatives=0).sized(10**9)
+    seeds = torch.arange(30)
+    popularity = torch.full((20,), 1 / 20)
+
+    def batch(shard):
+        split, sampling = torch.Generator().manual_seed(5), torch.Generator().manual_seed(6)
+        return sample_batch(graph, seeds, cfg, popularity, sampling, split, shard)
+
+    def targets(b, first):
+        tu, tm, *_ = b.targets
+        return {(first + int(u), int(b.movies[m])) for u, m in zip(tu, tm, strict=True)}
+
+    whole, halves = batch((0, 1)), [batch((0, 2)), batch((1, 2))]
+    assert targets(halves[0], 0) | targets(halves[1], 15) == targets(whole, 0)
+    assert halves[0].users[:15].tolist() == list(range(15))  # each its own seeds first
+    assert halves[1].users[:15].tolist() == list(range(15, 30))
+    for half in halves:
+        to_users = _edges_of(half.blocks.to_user, half.movies, half.users)
+        to_movies = _edges_of(half.blocks.to_movie, half.users, half.movies)
+        assert not {(u, m) for m, u in to_users} & targets(whole, 0)
+        assert not to_movies & targets(whole, 0)

@@ -160,22 +160,37 @@ def most_rated(ratings: Ratings, n_movies: int, limit: int) -> torch.Tensor:
     return torch.sort(top).values
 
 
-def item_item_gram(ratings: Ratings, n_users: int, nodes, n_movies: int) -> torch.Tensor:
+def item_item_gram(
+    ratings: Ratings, n_users: int, nodes, n_movies: int, block: int = 2048
+) -> torch.Tensor:
     """XᵀX of the channel's inputs over the covered movies (float64 [K, K]),
-    as a product of sparse matrices: never a dense [members x movies] one,
-    and the work grows with each member's ratings squared, not with the
-    members times the movies squared."""
+    by blocks of members, each block's sparse Xᵀ times its dense X: never a
+    dense [members x movies] matrix, and the work grows with the ratings
+    times the movies covered (a dense product would multiply the members by
+    the movies squared; a sparse one would expand every member's ratings
+    squared)."""
     position = torch.full((n_movies,), -1, dtype=torch.long)
     position[nodes] = torch.arange(len(nodes))
     columns = position[_t(ratings.movie)]
     keep = columns >= 0
     users, columns = _t(ratings.user)[keep], columns[keep]
     values = _t(ratings.value)[keep].double() / 5.0
-    X = torch.sparse_coo_tensor(
-        torch.stack([users, columns]), values, (n_users, len(nodes)), check_invariants=False
-    ).coalesce()
-    product = X.t().coalesce().to_sparse_csr() @ X.to_sparse_csr()
-    return product.to_dense()
+    order = torch.argsort(users, stable=True)
+    users, columns, values = users[order], columns[order], values[order]
+    k = len(nodes)
+    gram = torch.zeros(k, k, dtype=torch.float64)
+    bounds = torch.searchsorted(users, torch.arange(0, n_users + block, block))
+    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if start == end:
+            continue
+        rows, cols, vals = users[start:end] - users[start], columns[start:end], values[start:end]
+        dense = torch.zeros(int(rows[-1]) + 1, k, dtype=torch.float64)
+        dense[rows, cols] = vals
+        transposed = torch.sparse_coo_tensor(
+            torch.stack([cols, rows]), vals, (k, dense.size(0)), check_invariants=False
+        )
+        gram += torch.sparse.mm(transposed, dense)
+    return gram
 
 
 def _choose_item_item(check: _Validation, train_part, n_movies, cfg, chosen) -> dict:

@@ -372,12 +372,15 @@ def _train(dataset: Dataset, cfg: Config, report: _Reporter, start) -> TrainedMo
         "message_passing": round(time.perf_counter() - started, 1),
         # The high-water mark after it (MiB), not a duration.
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
-        "seeds_per_step": round(float(np.mean(shares)), 1) if shares else 0.0,
     }
     channels_started = time.perf_counter()
     release_freed_memory()
     chosen = {
         "processes": world,
+        "seeds_per_step": round(float(np.mean(shares)), 1) if shares else 0.0,
+        "batch_members": cfg.batch_members,
+        "fanout": cfg.fanout,
+        "negatives": cfg.negatives,
         "started_from": start.version if start else None,
         "full_retrain_at": (start.full_retrain_at if start else None) or datetime.now(UTC),
     }

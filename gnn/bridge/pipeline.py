@@ -66,17 +66,20 @@ def quality_gate(
     ndcg, rmse = figure(metrics, "warm", "ndcg_at_10"), figure(metrics, "warm", "rmse")
     floor = figure(metrics, "warm", "ndcg_at_10", "popularity")
     before = served.figure("warm", "ndcg_at_10") if served else None
+    problems = []
     if ndcg is None or rmse is None or floor is None:
-        problem = "its evaluation figures are missing or not finite"
-    elif ndcg < floor:
-        problem = f"warm NDCG@10 {ndcg:.4f} is below the popularity floor's {floor:.4f}"
-    elif before is not None and ndcg < before - GATE_MARGIN:
-        problem = (
-            f"warm NDCG@10 {ndcg:.4f} is more than {GATE_MARGIN} below the served "
-            f"version's {before:.4f}"
-        )
+        problems.append("its evaluation figures are missing or not finite")
     else:
+        if ndcg < floor:
+            problems.append(f"warm NDCG@10 {ndcg:.4f} is below the popularity floor's {floor:.4f}")
+        if before is not None and ndcg < before - GATE_MARGIN:
+            problems.append(
+                f"warm NDCG@10 {ndcg:.4f} is more than {GATE_MARGIN} below the served "
+                f"version's {before:.4f}"
+            )
+    if not problems:
         return True, "passed the quality gate"
+    problem = "; ".join(problems)  # every reason, not only the first
     if served is None:
         return True, f"served without the gate as the first version ({problem})"
     if counts.ratings < settings.QUALITY_GATE_MIN_RATINGS:

@@ -183,6 +183,7 @@ def test_training_in_two_processes_publishes_and_a_killed_process_fails_the_run_
 ):
     settings.TRAINING_PROCESSES = 2
     settings.TRAINING_MAX_STEPS = 20
+    settings.TRAINING_INCREMENTAL = False  # a continued run stays in the worker
 
     run = runs.training_run_local(trigger="command")
 

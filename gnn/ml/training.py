@@ -375,16 +375,7 @@ def _train(dataset: Dataset, cfg: Config, report: _Reporter, start) -> TrainedMo
     }
     channels_started = time.perf_counter()
     release_freed_memory()
-    chosen = {
-        "processes": world,
-        "seeds_per_step": round(float(np.mean(shares)), 1) if shares else 0.0,
-        "batch_members": cfg.batch_members,
-        "fanout": cfg.fanout,
-        "negatives": cfg.negatives,
-        "started_from": start.version if start else None,
-        "full_retrain_at": (start.full_retrain_at if start else None) or datetime.now(UTC),
-    }
-    chosen["full_retrain_at"] = chosen["full_retrain_at"].isoformat()
+    chosen = _how_trained(cfg, world, shares, start)
     if cfg.ease or cfg.prior:
         chosen |= fit_channels(
             model, dataset.users, setup.user_x, setup.movie_x, setup.train_part,
@@ -396,6 +387,20 @@ def _train(dataset: Dataset, cfg: Config, report: _Reporter, start) -> TrainedMo
         seconds=time.perf_counter() - started, history=report.history, chosen=chosen,
         phases={**phases, "channels": round(time.perf_counter() - channels_started, 1)},
     )  # fmt: skip
+
+
+def _how_trained(cfg: Config, world: int, shares: list, start: WarmStart | None) -> dict:
+    """What the version's metadata says of how it was trained."""
+    full_at = (start.full_retrain_at if start else None) or datetime.now(UTC)
+    return {
+        "processes": world,
+        "seeds_per_step": round(float(np.mean(shares)), 1) if shares else 0.0,
+        "batch_members": cfg.batch_members,
+        "fanout": cfg.fanout,
+        "negatives": cfg.negatives,
+        "started_from": start.version if start else None,
+        "full_retrain_at": full_at.isoformat(),
+    }
 
 
 def _stop(report: _Reporter, setup: _Setup, average, step: int, rank: int, world: int) -> bool:

@@ -9,7 +9,9 @@ hash of member and movie, as the site's own evaluation holds out). Of the
 rest, the latest 1% are the "new ratings": a first model is trained without
 them (what is served), then both retrains run on everything: a full one from
 scratch and an incremental one from the first model's weights with a quarter
-of the steps (TRAINING_INCREMENTAL_SHARE's default). Each one's training time
+of the steps the first one's training took (TRAINING_INCREMENTAL_SHARE's
+default), keeping the first one's choices for the closed-form channels and
+refitting them on every rating. Each one's training time
 and its warm NDCG@10 and RMSE on the test set (the score with every channel,
 as served) are printed, then a JSON line.
 """
@@ -95,9 +97,11 @@ def main() -> None:
         "ratings": len(everything.ratings),
         "new": len(everything.ratings) - len(before.ratings),
     }
-    start = WarmStart(served.preprocessor, served.model.state_dict(), "served", None)
+    start = WarmStart(served.preprocessor, served.model.state_dict(), "served", None, served.chosen)
+    # As the site does: a share of the steps the full training behind it took.
+    full_steps = served.chosen["full_retrain_steps"]
     short = Config(
-        seed=args.seed, max_steps=max(cfg.eval_every, round(cfg.max_steps * INCREMENTAL_SHARE))
+        seed=args.seed, max_steps=max(cfg.eval_every, round(full_steps * INCREMENTAL_SHARE))
     )
     runs = {
         "full": lambda: timed_training(everything, cfg),

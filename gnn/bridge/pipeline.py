@@ -201,7 +201,10 @@ def warm_start(dataset: Dataset, full: bool = False) -> tuple[WarmStart | None, 
     ) == [int(p) for p in dataset.movies.positions]
     if not same:
         return None, "a full retrain (the catalogue changed)"
-    start = WarmStart(loaded.preprocessor, loaded.model.state_dict(), served.version, full_at)
+    start = WarmStart(
+        loaded.preprocessor, loaded.model.state_dict(), served.version, full_at,
+        served.chosen_on_validation,
+    )  # fmt: skip
     return start, f"an incremental retrain from version {served.version}"
 
 
@@ -243,9 +246,11 @@ def train_from_database(
     cfg = training_config(seed, max_steps)
     start, kind = warm_start(dataset, full)
     if start is not None and max_steps is None:
-        cfg.max_steps = max(
-            cfg.eval_every, round(cfg.max_steps * settings.TRAINING_INCREMENTAL_SHARE)
-        )
+        # A share of the steps the last full retrain took (it stopped early
+        # where the curve had flattened), not of the most it could take.
+        full_steps = start.chosen.get("full_retrain_steps") or cfg.max_steps
+        share = settings.TRAINING_INCREMENTAL_SHARE
+        cfg.max_steps = max(cfg.eval_every, min(cfg.max_steps, round(full_steps * share)))
     split = split_for_evaluation(dataset, seed)
     phases.lap("split")
     say(

@@ -270,19 +270,40 @@ def fit_channels(model, users, user_x, movie_x, train_part, validation, all_rati
     prior = _choose_prior(check, keys, train_part, n_movies, cfg, chosen) if cfg.prior else None
     channel = _choose_item_item(check, train_part, n_movies, cfg, chosen) if cfg.ease else {}
     _choose_fades(check, channel, prior, cfg, chosen)
-    # The refits on every rating below need room: at a few thousand movies
-    # each [M x M] matrix is 100 MB, the member scores above as much again.
+    # The refits on every rating need room: at a few thousand movies each
+    # [M x M] matrix is 100 MB, the member scores above as much again.
     check.views.clear()
-    if channel:
-        nodes = channel.pop("nodes")
-        channel.clear()
-        gram = item_item_gram(all_ratings, user_x.size(0), nodes, n_movies)
+    nodes = channel.pop("nodes") if channel else None
+    channel.clear()
+    if nodes is None:
+        chosen["ease_scale"] = 0.0
+    if prior is None:
+        chosen["prior_scale"] = 0.0
+    return refit_channels(model, users, user_x.size(0), all_ratings, cfg, chosen, nodes)
+
+
+@torch.no_grad()
+def refit_channels(model, users, n_users, all_ratings, cfg, chosen: dict, nodes=None) -> dict:
+    """Fit the channels ``chosen`` keeps (a scale above 0) on every rating
+    into ``model``'s buffers, with those choices: what fit_channels ends
+    with, and all an incremental retrain redoes (its predecessor's choices
+    stand; choosing again ranks the catalogue hundreds of times)."""
+    n_movies = model.rank_bias.size(0)
+    kept = {key: chosen.get(key) for key in CHOICES}
+    if cfg.ease and chosen.get("ease_scale") and chosen.get("ease_lambda"):
+        if nodes is None:
+            nodes = most_rated(all_ratings, n_movies, cfg.ease_movies)
+        gram = item_item_gram(all_ratings, n_users, nodes, n_movies)
         model.ease_weights.copy_(ease_weights(None, chosen["ease_lambda"], gram))
         model.ease_nodes.copy_(nodes)
         del gram
         model.ease_scale.fill_(chosen["ease_scale"])
         model.ease_half.fill_(chosen["ease_half"])
-    if prior is not None:
+        kept["ease_movies"] = len(nodes)
+    if cfg.prior and chosen.get("prior_scale") and chosen.get("prior_smoothing") is not None:
+        keys = prior_keys(
+            users.age, users.gender, float(np.nanmean(users.age)) if len(users) else 30.0
+        )
         table = demographic_prior(
             keys, all_ratings, n_movies, chosen["prior_bandwidth"],
             chosen["prior_other_genders"], chosen["prior_smoothing"],
@@ -290,4 +311,10 @@ def fit_channels(model, users, user_x, movie_x, train_part, validation, all_rati
         model.prior_table.copy_(table)
         model.prior_scale.fill_(chosen["prior_scale"])
         model.prior_half.fill_(chosen["prior_half"])
-    return chosen
+    return {key: value for key, value in kept.items() if key in chosen or key == "ease_movies"}
+
+
+CHOICES = (
+    "ease_lambda", "ease_scale", "ease_half", "ease_movies", "prior_bandwidth",
+    "prior_other_genders", "prior_smoothing", "prior_scale", "prior_half",
+)  # fmt: skip

@@ -31,7 +31,7 @@ import torch
 import torch.distributed as dist
 
 from gnn.ml import evaluation
-from gnn.ml.channels import fit_channels, release_freed_memory, sample_members
+from gnn.ml.channels import fit_channels, refit_channels, release_freed_memory, sample_members
 from gnn.ml.data import Dataset, Movies, Ratings, Users
 from gnn.ml.features import Preprocessor
 from gnn.ml.inference import MovieCache, build_cache, rank_scores
@@ -82,6 +82,7 @@ class WarmStart:
     state: dict[str, torch.Tensor]
     version: str
     full_retrain_at: datetime | None  # when the last full retrain behind it ran
+    chosen: dict = field(default_factory=dict)  # its channels' choices, which stand
 
 
 def split_validation(ratings: Ratings, fraction: float, seed: int) -> tuple[Ratings, Ratings]:
@@ -376,7 +377,11 @@ def _train(dataset: Dataset, cfg: Config, report: _Reporter, start) -> TrainedMo
     channels_started = time.perf_counter()
     release_freed_memory()
     chosen = _how_trained(cfg, world, shares, start)
-    if cfg.ease or cfg.prior:
+    if start is not None and start.chosen:
+        chosen |= refit_channels(
+            model, dataset.users, setup.user_x.size(0), dataset.ratings, cfg, start.chosen
+        )
+    elif cfg.ease or cfg.prior:
         chosen |= fit_channels(
             model, dataset.users, setup.user_x, setup.movie_x, setup.train_part,
             setup.validation, dataset.ratings, cfg,
@@ -393,6 +398,9 @@ def _how_trained(cfg: Config, world: int, shares: list, start: WarmStart | None)
     """What the version's metadata says of how it was trained."""
     full_at = (start.full_retrain_at if start else None) or datetime.now(UTC)
     return {
+        # The steps of the last full retrain: an incremental one trains a share of them.
+        "full_retrain_steps": (start.chosen.get("full_retrain_steps") if start else None)
+        or len(shares),
         "processes": world,
         "seeds_per_step": round(float(np.mean(shares)), 1) if shares else 0.0,
         "batch_members": cfg.batch_members,

@@ -80,7 +80,10 @@ def test_killing_the_worker_mid_training_leaves_the_served_model_and_training_re
     trained_committed, redis_broker, start_worker, settings
 ):
     settings.TRAINING_STALE_SECONDS = 3
-    worker = start_worker(TRAINING_MAX_STEPS=100000, TRAINING_PATIENCE=100000)
+    # A full retrain: a continued one would take a share of the fixture model's 30 steps.
+    worker = start_worker(
+        TRAINING_MAX_STEPS=100000, TRAINING_PATIENCE=100000, TRAINING_INCREMENTAL="false"
+    )
     first = training_request(trigger=TrainingRun.Trigger.ADMIN)
 
     def mid_training():
@@ -112,7 +115,10 @@ def test_a_worker_killed_alone_takes_its_children_with_it(
     """Found by the fault soak: kill -9 of the worker's main process left its
     embedded beat running, which went on sending the schedule beside the
     restarted worker's own (and a pool process could outlive it likewise)."""
-    worker = start_worker(beat=True, TRAINING_MAX_STEPS=100000, TRAINING_PATIENCE=100000)
+    worker = start_worker(
+        beat=True, TRAINING_MAX_STEPS=100000, TRAINING_PATIENCE=100000,
+        TRAINING_INCREMENTAL="false",
+    )  # fmt: skip
     run = training_request(trigger=TrainingRun.Trigger.ADMIN)
     wait_for(
         lambda: TrainingRun.objects.get(pk=run.pk).progress.startswith("step"),

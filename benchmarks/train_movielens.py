@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gnn.ml import benchmark  # noqa: E402
-from gnn.ml.network import Config  # noqa: E402
-from gnn.ml.training import train  # noqa: E402
+from gnn.ml import benchmark
+from gnn.ml.network import Config
+from gnn.ml.training import train
 
 
 def main() -> None:

@@ -359,9 +359,10 @@ TRAINING_PROCESSES = env_int("TRAINING_PROCESSES", 1, minimum=1)
 TRAINING_MAX_STEPS = env_int("TRAINING_MAX_STEPS", 0, minimum=0)
 TRAINING_PATIENCE = env_int("TRAINING_PATIENCE", 0, minimum=0)
 # An incremental retrain starts from the served version's weights and trains
-# this share of the steps the last full retrain took, when the catalogue (the movies and their genres)
-# is the one the served version learnt; a full retrain comes after a
-# catalogue change and when the last full one is TRAINING_FULL_EVERY_DAYS old.
+# this share of the steps the last full retrain took, when the catalogue (the
+# movies and their genres) is the one the served version learnt; a full
+# retrain comes after a catalogue change and when the last full one is
+# TRAINING_FULL_EVERY_DAYS old.
 TRAINING_INCREMENTAL = env_bool("TRAINING_INCREMENTAL", True)
 TRAINING_INCREMENTAL_SHARE = env_float("TRAINING_INCREMENTAL_SHARE", 0.25, minimum=0.01)
 TRAINING_FULL_EVERY_DAYS = env_float("TRAINING_FULL_EVERY_DAYS", 7.0, minimum=0.0)

@@ -36,7 +36,7 @@ from gnn.ml.inference import (
     rank_scores,
     spread,
 )
-from gnn.ml.network import MAX_AGE, N_PRIOR_KEYS, ease_weights, prior_keys
+from gnn.ml.network import MAX_AGE, N_PRIOR_KEYS, ease_weights, positions, prior_keys
 
 
 def release_freed_memory() -> None:
@@ -169,9 +169,7 @@ def item_item_gram(
     times the movies covered (a dense product would multiply the members by
     the movies squared; a sparse one would expand every member's ratings
     squared)."""
-    position = torch.full((n_movies,), -1, dtype=torch.long)
-    position[nodes] = torch.arange(len(nodes))
-    columns = position[_t(ratings.movie)]
+    columns = positions(nodes, n_movies)[_t(ratings.movie)]
     keep = columns >= 0
     users, columns = _t(ratings.user)[keep], columns[keep]
     values = _t(ratings.value)[keep].double() / 5.0

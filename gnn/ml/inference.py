@@ -13,7 +13,13 @@ import numpy as np
 import torch
 
 from gnn.ml.arrays import ServingArrays
-from gnn.ml.network import BASE_USER_SHRINK, N_RATINGS, Recommender, typed_adjacency
+from gnn.ml.network import (
+    BASE_USER_SHRINK,
+    N_RATINGS,
+    Recommender,
+    positions,
+    typed_adjacency,
+)
 
 
 @dataclass(frozen=True)
@@ -216,9 +222,7 @@ def item_item_inputs(ui, mi, r, n_users: int, n_movies: int) -> torch.Tensor:
 def covered_inputs(ui, mi, r, n_users: int, nodes: torch.Tensor, n_movies: int):
     """item_item_inputs over the channel's movies only [n_users, K]: a
     member's ratings of other movies carry no item-item weight."""
-    position = torch.full((n_movies,), -1, dtype=torch.long)
-    position[nodes] = torch.arange(len(nodes))
-    columns = position[mi]
+    columns = positions(nodes, n_movies)[mi]
     keep = columns >= 0
     return item_item_inputs(ui[keep], columns[keep], r[keep], n_users, len(nodes))
 
@@ -252,9 +256,7 @@ def item_item_one(cache: MovieCache, rows, values):
         return None
     weight = item_item_weight(cache.ease_scale, cache.ease_half, torch.tensor(len(rows)))
     n_movies = cache.m.size(0)
-    position = torch.full((n_movies,), -1, dtype=torch.long)
-    position[cache.ease_nodes] = torch.arange(len(cache.ease_nodes))
-    covered = position[rows]
+    covered = positions(cache.ease_nodes, n_movies)[rows]
     keep = covered >= 0
     part = (values[keep].float()[:, None] / 5.0 * cache.ease[covered[keep]]).sum(0, keepdim=True)
     return weight * spread(part, cache.ease_nodes, n_movies)

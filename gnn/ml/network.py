@@ -302,6 +302,14 @@ def fit_baseline(u, m, r, n_users: int, n_movies: int, reg_m: float = 25.0, iter
     return float(mu), bm
 
 
+def positions(nodes: torch.Tensor, n: int) -> torch.Tensor:
+    """Each of ``n`` nodes' position in ``nodes`` (-1 where absent): how the
+    item-item channel, which covers some movies, finds its rows."""
+    position = torch.full((n,), -1, dtype=torch.long)
+    position[nodes] = torch.arange(len(nodes))
+    return position
+
+
 class MovieTables:
     """The per-movie parameters of the graph's movie nodes (node order)."""
 
@@ -425,9 +433,7 @@ class Recommender(nn.Module):
         safe = rows.clamp(min=0)
         if ease is not None:
             # A movie the model never saw neither sends nor receives item-item weight.
-            position = torch.full((self.rank_bias.size(0),), -1, dtype=torch.long)
-            position[nodes] = torch.arange(len(nodes))
-            covered = torch.where(known, position[safe], -1)
+            covered = torch.where(known, positions(nodes, self.rank_bias.size(0))[safe], -1)
             nodes = (covered >= 0).nonzero().squeeze(1)
             ease = ease[covered[nodes]][:, covered[nodes]]
         if prior is not None:

@@ -21,6 +21,12 @@ carved from the training data only: a seeded share of the training ratings
 split is never looked at. λ regularises a Gram matrix that grows with the
 data, so the λ chosen on the smaller validation fit is scaled up by the share
 of the data it saw before the refit on everything.
+
+At any size: the liked matrix is sparse, EASE covers at most the
+``ease_movies`` most-rated movies (the model's item-item channel covers the
+same ones; the others rank below every covered movie), and scores are made a
+block of members at a time (gnn.ml.evaluation.top_k), never as a dense
+members x movies matrix.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 from gnn.ml import evaluation
 from gnn.ml.data import Ratings, Users, remap_users, sample_rows
@@ -43,34 +50,75 @@ VALIDATION_SEED = 2024
 Reveal = Callable[[Ratings], tuple[Ratings, Ratings]]
 
 
-def liked_matrix(users: np.ndarray, items: np.ndarray, values: np.ndarray, shape) -> np.ndarray:
-    """Dense 0/1 matrix of ratings of 4 or 5 (rows users, columns items);
-    float32 holds 0/1 and their co-occurrence counts exactly, at half the
-    memory of float64."""
-    matrix = np.zeros(shape, dtype=np.float32)
+def liked_matrix(
+    users: np.ndarray, items: np.ndarray, values: np.ndarray, shape
+) -> sparse.csr_matrix:
+    """The 0/1 matrix of ratings of 4 or 5 (rows users, columns items),
+    sparse: dense, it would be 38 GB at MovieLens-25M's size."""
     liked = values >= evaluation.RELEVANT_FROM
-    matrix[users[liked], items[liked]] = 1.0
+    ones = np.ones(int(liked.sum()), dtype=np.float32)
+    matrix = sparse.csr_matrix((ones, (users[liked], items[liked])), shape=shape)
+    matrix.data[:] = 1.0  # a pair given twice is still one like
     return matrix
 
 
+# The score of a movie EASE does not cover: below every covered one, above
+# the excluded ones (-inf).
+UNCOVERED = -1e30
+GRAM_ROWS = 4096  # members per block of the Gram's sum
+
+
 class EaseFit:
-    """EASE's item-item matrix B for one 0/1 user-item matrix ``X``, for any
-    λ: XᵀX is computed once (float32 is exact for 0/1 counts below 2**24),
+    """EASE's item-item matrix B for one 0/1 user-item matrix ``X`` over the
+    movies ``nodes`` (all when None), for any λ: XᵀX is summed once by
+    blocks of members (sparse Xᵀ times a dense block: exact for 0/1 counts),
     and the inverse of XᵀX + λI goes by Cholesky (gnn.ml.network)."""
 
-    def __init__(self, X: np.ndarray):
-        self.X = X
+    def __init__(self, X, nodes: np.ndarray | None = None):
+        self.X = sparse.csr_matrix(X, dtype=np.float32)
+        n_items = self.X.shape[1]
+        self.nodes = np.arange(n_items) if nodes is None else np.asarray(nodes, dtype=np.int64)
+        self.every_movie = len(self.nodes) == n_items
         self._gram = None
+
+    def covered(self, rows: sparse.csr_matrix) -> sparse.csr_matrix:
+        return rows if self.every_movie else rows[:, self.nodes]
+
+    def gram(self) -> np.ndarray:
+        if self._gram is None:
+            X = self.covered(self.X)
+            gram = np.zeros((len(self.nodes), len(self.nodes)))
+            for start in range(0, X.shape[0], GRAM_ROWS):
+                block = X[start : start + GRAM_ROWS]
+                gram += block.T @ block.toarray()
+            self._gram = gram
+        return self._gram
 
     def weights(self, lam: float) -> np.ndarray:
         import torch
 
         from gnn.ml.network import ease_weights
 
-        if self._gram is None:
-            dense = torch.from_numpy(np.ascontiguousarray(self.X, dtype=np.float32))
-            self._gram = (dense.T @ dense).double()
-        return ease_weights(None, lam, self._gram).numpy()
+        return ease_weights(None, lam, torch.from_numpy(self.gram())).numpy()
+
+    def scores(self, rows: sparse.csr_matrix, weights: np.ndarray) -> np.ndarray:
+        """Scores of every movie [n, M] for the members whose liked rows these are."""
+        part = np.asarray(self.covered(rows) @ weights)
+        if self.every_movie:
+            return part
+        full = np.full((rows.shape[0], rows.shape[1]), UNCOVERED, dtype=part.dtype)
+        full[:, self.nodes] = part
+        return full
+
+    def scorer(self, X: sparse.csr_matrix, weights: np.ndarray, prior=None, beta: float = 0.0):
+        """evaluation.Scores of the rows of ``X``: their folded-in EASE scores,
+        plus β times their rows of ``prior`` (a function of (start, stop))."""
+
+        def rows(start: int, stop: int) -> np.ndarray:
+            scores = self.scores(X[start:stop], weights)
+            return scores + beta * prior(start, stop) if beta else scores
+
+        return rows
 
 
 def ease_weights(X: np.ndarray, lam: float) -> np.ndarray:
@@ -78,8 +126,13 @@ def ease_weights(X: np.ndarray, lam: float) -> np.ndarray:
     return EaseFit(X).weights(lam)
 
 
-def _ndcg(scores: np.ndarray, exclude, relevant) -> float:
+def _ndcg(scores: evaluation.Scores, exclude, relevant) -> float:
     return evaluation.ranking_metrics(evaluation.top_k(scores, exclude), relevant).ndcg
+
+
+def _rows_of(table: np.ndarray, keys: np.ndarray):
+    """evaluation.Scores of the rows ``keys`` of ``table`` (a group's row per member)."""
+    return lambda start, stop: table[keys[start:stop]]
 
 
 VALIDATION_MEMBERS = 2000  # the members each hyperparameter is tried on, at most
@@ -106,6 +159,7 @@ class Floors:
     ratings: Ratings
     n_items: int
     seed: int = VALIDATION_SEED
+    ease_movies: int | None = None  # EASE over the most-rated ones only; None: every movie
     popularity: np.ndarray = field(init=False)
     rating_counts: np.ndarray = field(init=False)
     bias: evaluation.BiasModel = field(init=False)
@@ -122,13 +176,18 @@ class Floors:
         )
         self.groups = evaluation.demographic_groups(self.users.age, self.users.gender)
         self._X = liked_matrix(r.user, r.movie, r.value, (len(self.users), self.n_items))
-        self._full = EaseFit(self._X)
+        self._nodes = None
+        if self.ease_movies is not None and self.ease_movies < self.n_items:
+            from gnn.ml.channels import most_rated
+
+            self._nodes = most_rated(r, self.n_items, self.ease_movies).numpy()
+        self._full = EaseFit(self._X, self._nodes)
         self._train_rows, self._valid_rows = _split_users(len(self.users), self.seed)
 
     # --- EASE on the whole training set --------------------------------------
 
     def ease(self, lam: float) -> np.ndarray:
-        # One λ at a time: each B is [items x items] (55 MB at 3,706 movies).
+        # One λ at a time: each B is [K x K] (128 MB at 4,000 movies).
         if lam not in self._weights:
             self._weights.clear()
             self._weights[lam] = self._full.weights(lam)
@@ -151,19 +210,19 @@ class Floors:
             relevant = evaluation.relevant_items(check.user, check.movie, check.value, n_users)
             exclude = evaluation.Excluded([seen[u] for u in users])
             wanted = [relevant[u] for u in users]
-            fitted = EaseFit(X)
+            fitted = EaseFit(X, self._nodes)
             scored = {}
             for lam in LAMBDAS:
                 if not len(users):
                     scored[lam] = 0.0
                     continue
-                scored[lam] = _ndcg(X[users] @ fitted.weights(lam), exclude, wanted)
+                scored[lam] = _ndcg(fitted.scorer(X[users], fitted.weights(lam)), exclude, wanted)
             best = max(LAMBDAS, key=lambda lam: (scored[lam], -lam))
             self.chosen["ease_warm_lambda"] = round(best / (1 - VALIDATION_SHARE), 1)
         return self.chosen["ease_warm_lambda"]
 
-    def ease_warm_scores(self, users: np.ndarray) -> np.ndarray:
-        return self._X[users] @ self.ease(self.warm_lambda())
+    def ease_warm_scores(self, users: np.ndarray) -> evaluation.Scores:
+        return self._full.scorer(self._X[users], self.ease(self.warm_lambda()))
 
     # --- Popularity in the demographic group ---------------------------------
 
@@ -171,7 +230,8 @@ class Floors:
         """Smoothing toward overall popularity, chosen on validation users
         (a seeded 20% of the training users, ranked from their group alone)."""
         if "group_smoothing" not in self.chosen:
-            train_rows, valid_rows = self._train_rows, self._valid_rows
+            train_rows = self._train_rows
+            valid_rows = sample_rows(self._valid_rows, VALIDATION_MEMBERS, self.seed + 1)
             r = self.ratings
             in_train = np.isin(r.user, train_rows)
             fit, check = r.take(in_train), r.take(~in_train)
@@ -188,7 +248,9 @@ class Floors:
                 scores = evaluation.group_popularity_scores(
                     fit.user, fit.movie, fit.value, self.groups, self.n_items, smoothing=smoothing
                 )
-                scored[smoothing] = _ndcg(scores[self.groups[valid_rows]], exclude, wanted)
+                scored[smoothing] = _ndcg(
+                    _rows_of(scores, self.groups[valid_rows]), exclude, wanted
+                )
             # Ties go to more smoothing: the safer choice for small groups.
             self.chosen["group_smoothing"] = max(SMOOTHINGS, key=lambda s: (scored[s], s))
         return self.chosen["group_smoothing"]
@@ -231,7 +293,7 @@ class Floors:
             fit.user, fit.movie, fit.value, self.groups, self.n_items,
             smoothing=self.group_smoothing(),
         )  # fmt: skip
-        prior = normalised_prior(fit_groups_scores)[self.groups[valid_rows]]
+        prior = _rows_of(normalised_prior(fit_groups_scores), self.groups[valid_rows])
         cases = {}
         for name in wanted_names:
             # Revealed by their own rows (a seeded reveal seeds by the row),
@@ -247,13 +309,13 @@ class Floors:
         best = {name: (-1.0, LAMBDAS[0], BETAS[0]) for name in cases}
         if n_valid:
             X = liked_matrix(fit.user, fit.movie, fit.value, (n_users, self.n_items))
-            fitted = EaseFit(X)
+            fitted = EaseFit(X, self._nodes)
             for lam in LAMBDAS:
                 weights = fitted.weights(lam)
                 for name, (given_X, exclude, wanted) in cases.items():
-                    folded = given_X @ weights
                     for beta in BETAS:
-                        score = _ndcg(folded + beta * prior, exclude, wanted)
+                        scores = fitted.scorer(given_X, weights, prior, beta)
+                        score = _ndcg(scores, exclude, wanted)
                         # Ties: the smaller λ, then the smaller β (earlier in the grid).
                         if score > best[name][0] + 1e-12:
                             best[name] = (score, lam, beta)
@@ -264,8 +326,8 @@ class Floors:
 
     def ease_few_shot_scores(
         self, name: str, reveal: Reveal, given: Ratings, groups: np.ndarray, n_held: int
-    ) -> np.ndarray:
+    ) -> evaluation.Scores:
         lam, beta = self.few_shot_choice(name, reveal)
         given_X = liked_matrix(given.user, given.movie, given.value, (n_held, self.n_items))
-        prior = normalised_prior(self.group_scores(np.arange(evaluation.N_GROUPS)))[groups]
-        return given_X @ self.ease(lam) + beta * prior
+        table = normalised_prior(self.group_scores(np.arange(evaluation.N_GROUPS)))
+        return self._full.scorer(given_X, self.ease(lam), _rows_of(table, groups), beta)

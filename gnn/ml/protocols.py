@@ -12,6 +12,10 @@
 Relevant = held-out ratings of 4 or 5. The floors (gnn.ml.floors) are fitted
 on the same training data. Every method's top-10 lists are also described
 beyond accuracy: coverage, mean popularity rank and personalisation.
+
+At most EVALUATED_MEMBERS members are evaluated per protocol (a seeded
+sample beyond that), and every method's scores are made a block of members
+at a time: the evaluation's memory does not grow with members x movies.
 """
 
 from __future__ import annotations
@@ -22,11 +26,16 @@ import numpy as np
 import torch
 
 from gnn.ml import evaluation
-from gnn.ml.data import RANDOM_SEED, Ratings, Users, earliest, random_k, remap_users
+from gnn.ml.data import RANDOM_SEED, Ratings, Users, earliest, random_k, remap_users, sample_rows
 from gnn.ml.floors import Floors, Reveal
-from gnn.ml.inference import batch_scores, embed_users, predicted_ratings
+from gnn.ml.inference import MovieCache, batch_scores, embed_users
 from gnn.ml.network import prior_keys
-from gnn.ml.training import TrainedModel, warm_metrics
+from gnn.ml.training import TrainedModel, warm_rmse
+
+# Members evaluated per protocol, at most (a seeded sample beyond): the
+# figures' spread over members is already small at a few thousand.
+EVALUATED_MEMBERS = 10_000
+SAMPLE_SEED = 4242
 
 
 def _for_all(scores: np.ndarray, n_rows: int) -> np.ndarray:
@@ -45,13 +54,44 @@ def _report(ranked: np.ndarray, relevant, rating_counts: np.ndarray) -> dict:
     }
 
 
-def _ranking(scores: np.ndarray, exclude, relevant, rating_counts: np.ndarray) -> dict:
+def _ranking(scores: evaluation.Scores, exclude, relevant, rating_counts: np.ndarray) -> dict:
     return _report(evaluation.top_k(scores, exclude), relevant, rating_counts)
 
 
 def floors_for(trained: TrainedModel) -> Floors:
-    """The floors of the model's own training data."""
-    return Floors(trained.users, trained.ratings, len(trained.movies))
+    """The floors of the model's own training data; EASE over the movies the
+    model's item-item channel may cover."""
+    cfg = trained.model.cfg
+    return Floors(trained.users, trained.ratings, len(trained.movies), ease_movies=cfg.ease_movies)
+
+
+class _ByRow:
+    """Ratings whose users are rows 0..n-1 of a batch, cut a block of rows at
+    a time (users renumbered from the block's first row)."""
+
+    def __init__(self, ratings: Ratings):
+        self.ratings = ratings.take(np.argsort(ratings.user, kind="stable"))
+
+    def block(self, start: int, stop: int) -> Ratings:
+        lo, hi = np.searchsorted(self.ratings.user, [start, stop])
+        part = self.ratings.take(slice(lo, hi))
+        part.user = part.user - start
+        return part
+
+
+def _model_scores(cache: MovieCache, zu: torch.Tensor, ratings: Ratings, keys: np.ndarray):
+    """evaluation.Scores of the model for members with embeddings ``zu``
+    (row = member), their ratings (user = row) and demographic prior keys."""
+    by_row = _ByRow(ratings)
+    t = torch.as_tensor
+
+    def rows(start: int, stop: int) -> np.ndarray:
+        part = by_row.block(start, stop)
+        return batch_scores(
+            cache, zu[start:stop], t(part.user), t(part.movie), t(part.value), keys[start:stop]
+        ).numpy()
+
+    return rows
 
 
 def evaluate_warm(trained: TrainedModel, test: Ratings, floors: Floors | None = None) -> dict:
@@ -62,7 +102,8 @@ def evaluate_warm(trained: TrainedModel, test: Ratings, floors: Floors | None = 
     counts = floors.rating_counts
     cache = trained.cache()
 
-    users = np.unique(test.user)
+    users = sample_rows(np.unique(test.user), EVALUATED_MEMBERS, SAMPLE_SEED)
+    test = test.take(np.isin(test.user, users))
     seen_by_user = evaluation.items_by_user(seen.user, seen.movie, n_users)
     exclude = [seen_by_user[u] for u in users]
     relevant_all = evaluation.relevant_items(test.user, test.movie, test.value, n_users)
@@ -72,11 +113,8 @@ def evaluate_warm(trained: TrainedModel, test: Ratings, floors: Floors | None = 
     theirs = remap_users(seen.take(np.isin(seen.user, users)), users, n_users)
     age_mean = trained.preprocessor.state["age_mean"]
     groups = prior_keys(trained.users.age, trained.users.gender, age_mean)[users]
-    t = torch.as_tensor
-    model_scores = batch_scores(
-        cache, cache.users[t(users)], t(theirs.user), t(theirs.movie), t(theirs.value), groups
-    ).numpy()
-    rmse = warm_metrics(trained.model, cache, seen, test, n_users)["rmse"]
+    model_scores = _model_scores(cache, cache.users[torch.as_tensor(users)], theirs, groups)
+    rmse = warm_rmse(trained.model, cache, test)
     bias = floors.bias
     return {
         "model": {"rmse": rmse, **_ranking(model_scores, exclude, relevant, counts)},
@@ -116,6 +154,7 @@ def evaluate_new_users(
     choices for this way of revealing. ``keep_lists`` adds every method's
     top-10 lists (row = held user) under ``lists``, for inspection."""
     floors = floors or floors_for(trained)
+    held, held_ratings = _sample(held, held_ratings)
     given, test = reveal(held_ratings)
     n_held = len(held)
     counts = floors.rating_counts
@@ -127,7 +166,7 @@ def evaluate_new_users(
     method_scores = {
         "model": scores,
         "popularity": _for_all(floors.popularity, n_held),
-        "group_popularity": floors.group_scores(held_groups),
+        "group_popularity": lambda start, stop: floors.group_scores(held_groups[start:stop]),
     }
     result = {
         "model": {"rmse": rmse, **_ranking(scores, exclude, relevant, counts)},
@@ -147,9 +186,17 @@ def evaluate_new_users(
     return result
 
 
+def _sample(held: Users, held_ratings: Ratings) -> tuple[Users, Ratings]:
+    """At most EVALUATED_MEMBERS of the held members (a seeded sample)."""
+    rows = sample_rows(np.arange(len(held)), EVALUATED_MEMBERS, SAMPLE_SEED)
+    if len(rows) == len(held):
+        return held, held_ratings
+    return held.take(rows), remap_users(held_ratings, rows, len(held))
+
+
 def _model_on_new_members(
     trained: TrainedModel, held: Users, given: Ratings, test: Ratings
-) -> tuple[np.ndarray, float]:
+) -> tuple[evaluation.Scores, float]:
     """The model's ranking scores of every movie for the held members, from
     their profile and given ratings, and its RMSE on the rest."""
     cache = trained.cache()
@@ -163,10 +210,8 @@ def _model_on_new_members(
         t(given.value),
     )
     keys = prior_keys(held.age, held.gender, trained.preprocessor.state["age_mean"])
-    scores = batch_scores(cache, zu, t(given.user), t(given.movie), t(given.value), keys).numpy()
-    predictions = predicted_ratings(trained.model, cache, zu, bu)
-    predicted = predictions[t(test.user), t(test.movie)].numpy()
-    return scores, round(evaluation.rmse(predicted, test.value), 4)
+    rmse = warm_rmse(trained.model, cache, test, zu, bu)
+    return _model_scores(cache, zu, given, keys), rmse
 
 
 def _bias_on_new_members(

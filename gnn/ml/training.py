@@ -172,19 +172,30 @@ def warm_metrics(
     movie the user has not rated in ``seen`` by the message passing alone (the
     checkpoint is chosen on it); relevant = test ratings >= 4."""
     users = np.unique(test.user)
-    scores = rank_scores(cache, cache.users[users]).numpy()
     seen_by_user = evaluation.items_by_user(seen.user, seen.movie, n_users)
-    ranked = evaluation.top_k(scores, [seen_by_user[u] for u in users])
+    ranked = evaluation.top_k(
+        lambda start, stop: rank_scores(cache, cache.users[users[start:stop]]).numpy(),
+        [seen_by_user[u] for u in users],
+    )
     relevant = evaluation.relevant_items(test.user, test.movie, test.value, n_users)
     metrics = evaluation.ranking_metrics(ranked, [relevant[u] for u in users])
+    return {"rmse": warm_rmse(model, cache, test), **metrics.as_dict()}
+
+
+@torch.no_grad()
+def warm_rmse(model: Recommender, cache: MovieCache, test: Ratings, zu=None, bu=None) -> float:
+    """RMSE on ``test``, pair by pair: members in the graph, or the members
+    whose embeddings ``zu`` and rating biases ``bu`` are given (user = row)."""
     rows = torch.as_tensor(test.user)
+    zu = cache.users if zu is None else zu
+    bu = cache.user_bias if bu is None else bu
     predictions = (
         model.mu
         + cache.rate_bias[test.movie]
-        + cache.user_bias[rows]
-        + (model.rate_p(cache.users[rows]) * cache.rate_q[test.movie]).sum(1)
+        + bu[rows]
+        + (model.rate_p(zu[rows]) * cache.rate_q[test.movie]).sum(1)
     )
-    return {"rmse": round(evaluation.rmse(predictions.numpy(), test.value), 4), **metrics.as_dict()}
+    return round(evaluation.rmse(predictions.numpy(), test.value), 4)
 
 
 def train(

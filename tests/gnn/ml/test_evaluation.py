@@ -24,6 +24,25 @@ def test_top_k_skips_excluded_items_and_breaks_ties_by_index():
     assert ev.top_k(scores, [np.array([0, 2])], k=2).tolist() == [[1, 3]]
 
 
+def test_top_k_of_scores_made_a_block_at_a_time_equals_the_whole_matrix(monkeypatch):
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 4, size=(23, 9)).astype(np.float64)  # many ties
+    exclude = [rng.choice(9, size=rng.integers(0, 5), replace=False) for _ in range(23)]
+    whole = ev.top_k(scores, exclude, k=4)
+    made = []
+
+    def rows(start, stop):
+        made.append(stop - start)
+        return scores[start:stop]
+
+    monkeypatch.setattr(ev, "ROWS_PER_BLOCK", 5)
+    assert ev.top_k(rows, exclude, k=4).tolist() == whole.tolist()
+    assert made == [5, 5, 5, 5, 3]  # never more than a block of rows at once
+    assert ev.top_k(scores, exclude, k=4).tolist() == whole.tolist()
+    for row, items in enumerate(exclude):
+        assert not set(whole[row]) & set(items)
+
+
 def test_ranking_metrics_on_a_hand_computed_case():
     # Ranked [0, 2, 3]; relevant {2, 4}: one hit, at rank 2.
     metrics = ev.ranking_metrics(np.array([[0, 2, 3]]), [np.array([2, 4])], k=3)

@@ -50,3 +50,26 @@ def test_hyperparameters_are_chosen_from_their_grids_and_reproducibly():
 def _earliest(ratings, k):
     first = ratings.rank_in_user_history() < k
     return ratings.take(first), ratings.take(~first)
+
+
+def test_ease_over_the_most_rated_movies_equals_ease_on_their_columns_and_ranks_them_first():
+    users, ratings, n_movies = _fixture_floors()
+    everything = fl.Floors(users, ratings, n_movies)
+    limited = fl.Floors(users, ratings, n_movies, ease_movies=10)
+    counts = np.bincount(ratings.movie, minlength=n_movies)
+    covered = np.sort(np.argsort(-counts, kind="stable")[:10])
+    X = everything._X.toarray()
+    lam = 100.0
+    expected = fl.ease_weights(X[:, covered], lam)
+    assert limited.ease(lam) == pytest.approx(expected)
+    # A member's scores: their covered likes times B on the covered movies;
+    # every other movie below all of those.
+    members = np.arange(5)
+    scores = limited._full.scorer(limited._X[members], limited.ease(lam))(0, 5)
+    assert scores[:, covered] == pytest.approx(X[members][:, covered] @ expected)
+    others = np.setdiff1d(np.arange(n_movies), covered)
+    assert scores[:, others].max() < scores[:, covered].min()
+    # With enough room it is every movie's EASE, unchanged.
+    assert fl.Floors(users, ratings, n_movies, ease_movies=n_movies).ease(lam) == pytest.approx(
+        everything.ease(lam)
+    )

@@ -70,6 +70,8 @@ class MovieAdmin(GuardedActionsMixin, admin.ModelAdmin):
         visible = obj.is_visible
         if change and "is_visible" in form.changed_data:
             obj.is_visible = not visible  # the stored value; the service moves it
+        if "year" in form.changed_data:
+            obj.year_from_curator = True
         movie_save(movie=obj)
         if change and "is_visible" in form.changed_data:
             movies_set_visible(movie_ids=[obj.pk], visible=visible)

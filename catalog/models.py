@@ -34,6 +34,9 @@ class Movie(models.Model):
         "visible", default=True, help_text="Hidden movies are never listed or recommended."
     )
     movielens_id = models.PositiveIntegerField(null=True, blank=True, unique=True, editable=False)
+    # Set when a curator changes the year in the admin: an import's
+    # correction from the MovieLens titles then leaves it alone.
+    year_from_curator = models.BooleanField(default=False, editable=False)
     # Denormalised from ratings (moved by ratings.services.movie_stats_add in
     # the same transaction as every rating write) because sorting the
     # catalogue by an aggregate over 100,000 ratings costs ~150 ms a page.

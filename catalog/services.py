@@ -55,6 +55,25 @@ def movies_import_movielens(*, records: Iterable) -> int:
     return len(new)
 
 
+def movies_correct_years(*, records: Iterable) -> int:
+    """Give imported movies the year of their MovieLens title where they show
+    another (an earlier import took MovieLens 100K's video-release date
+    first: Taxi Driver 1996, not 1976), unless a curator set the year.
+    Returns how many changed; updated_at moves, as any catalogue edit."""
+    years = {r.movielens_id: r.year for r in records if r.year is not None}
+    wrong = [
+        (pk, years[movielens_id])
+        for pk, movielens_id, year in Movie.objects.filter(
+            movielens_id__in=list(years), year_from_curator=False
+        ).values_list("pk", "movielens_id", "year")
+        if year != years[movielens_id]
+    ]
+    now = timezone.now()
+    for pk, year in wrong:
+        Movie.objects.filter(pk=pk).update(year=year, updated_at=now)
+    return len(wrong)
+
+
 def movielens_movie_ids() -> dict[int, int]:
     """MovieLens movie id -> our primary key."""
     return dict(Movie.objects.filter(movielens_id__isnull=False).values_list("movielens_id", "pk"))

@@ -313,7 +313,9 @@ def parse_movies(files: dict[str, bytes]) -> list[MovieRecord]:
                 movielens_id=movie_id,
                 title=title[:255],
                 release_date=release,
-                year=release.year if release else title_year,
+                # The title's year is the film's; the date column is often a
+                # later video release (Taxi Driver: 1976 in the title, 1996 there).
+                year=title_year if title_year is not None else release.year if release else None,
                 imdb_url=cells[4].strip()[:500],
                 genre_positions=tuple(i for i, flag in enumerate(flags) if flag == "1"),
             )

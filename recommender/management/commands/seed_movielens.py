@@ -7,7 +7,11 @@ from django.db import transaction
 from tqdm import tqdm
 
 from accounts.services import movielens_user_ids, users_import_movielens
-from catalog.services import movielens_movie_ids, movies_import_movielens
+from catalog.services import (
+    movielens_movie_ids,
+    movies_correct_years,
+    movies_import_movielens,
+)
 from core import movielens, releases
 from core.movielens import MovieLensError
 from ratings.services import (
@@ -91,6 +95,8 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 created["movies"] = movies_import_movielens(records=release.movies)
+                if corrected := movies_correct_years(records=release.movies):
+                    created["years corrected from the titles"] = corrected
                 if not movies_only:
                     created["users"] = users_import_movielens(records=release.users)
                     created["ratings"] = self._ratings_by_block(release)
@@ -150,6 +156,9 @@ class Command(BaseCommand):
     def _import(self, dataset: movielens.Release, *, movies_only: bool) -> dict[str, int]:
         created = {"movies": movies_import_movielens(records=dataset.movies)}
         self.stdout.write(f"Movies: {created['movies']:,} new.")
+        if corrected := movies_correct_years(records=dataset.movies):
+            created["years corrected from the titles"] = corrected
+            self.stdout.write(f"Years: {corrected:,} corrected from the MovieLens titles.")
         if movies_only:
             return created
         created["users"] = users_import_movielens(records=dataset.users)

@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from accounts import urls as accounts_urls
@@ -46,6 +48,8 @@ urlpatterns = [
     path("api/", api.urls),
     path("admin/login/", limited(LOGIN)(admin.site.login)),
     path("admin/", admin.site.urls),
+    # Browsers and the admin ask for /favicon.ico whatever the page's <link> says.
+    path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
 ]
 
 

@@ -312,7 +312,7 @@ def ratings_import_movielens(
     columns = [Rating._meta.get_field(f).column for f in ("user", "movie", "value")]
     columns += ["created_at", "updated_at"]
     created = 0
-    with connection.cursor() as cursor, _large_page_cache(cursor):
+    with connection.cursor() as cursor:
         for first in range(0, len(users), batch_size):
             part = slice(first, first + batch_size)
             chunk = zip(
@@ -337,8 +337,54 @@ def ratings_import_movielens(
 
 # SQLite's page cache while ratings are imported (KiB): the default 2 MB
 # writes an index page out and reads it back for nearly every row once the
-# indexes outgrow it; a large import is several times faster with room.
+# indexes outgrow it.
 IMPORT_PAGE_CACHE_KIB = 256 * 1024
+
+
+@contextlib.contextmanager
+def ratings_bulk_import():
+    """Around a large import, inside the caller's transaction. When the
+    ratings table is empty (a first import) its secondary indexes are dropped
+    and built once the rows are in: three of them (by movie, by creation, by
+    update) are in no order the rows arrive in, and keeping them up row by row
+    is most of a large import's time. The unique (member, movie) index stays,
+    so a duplicate is refused as it arrives. DDL is transactional on both
+    backends: a failed import leaves the indexes as they were. On SQLite the
+    page cache is raised for the duration too."""
+    table = Rating._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} LIMIT 1")
+        empty = cursor.fetchone() is None
+        indexes = _secondary_indexes(cursor, table) if empty else []
+        for name, _ in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+        with _large_page_cache(cursor):
+            yield
+            if indexes and connection.vendor == "postgresql":
+                # The rows' deferred foreign-key checks run now: PostgreSQL
+                # builds no index on a table with checks still pending.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            for _, definition in indexes:
+                cursor.execute(definition)
+
+
+def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) of the table's indexes that back no
+    constraint (the primary key and the unique pair stay)."""
+    if connection.vendor == "sqlite":
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
+            "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%%'",
+            [table],
+        )
+    else:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s "
+            "AND indexdef NOT LIKE 'CREATE UNIQUE%%' AND indexname NOT IN "
+            "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+            [table, table],
+        )
+    return [(name, definition) for name, definition in cursor.fetchall()]
 
 
 @contextlib.contextmanager

@@ -361,3 +361,49 @@ def test_movielens_csv_layout_imports_and_a_bad_line_changes_nothing(tmp_path):
     with pytest.raises(CommandError, match=r"truncated"):
         seed(source=str(source))
     assert snapshot() == before
+
+
+def _rating_indexes() -> set[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, Rating._meta.db_table)
+    return {name for name, about in found.items() if about["index"] or about["unique"]}
+
+
+@pytest.mark.django_db
+def test_a_first_import_builds_the_rating_indexes_after_the_rows_and_keeps_every_one(
+    synthetic_dir,
+):
+    before = _rating_indexes()
+    assert len(before) >= 5
+
+    seed(source=str(synthetic_dir))
+
+    assert _rating_indexes() == before
+    assert Rating.objects.count() == 736
+    # The unique pair stands throughout: a second rating of a pair is refused.
+    from django.db import IntegrityError, transaction
+
+    rating = Rating.objects.first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Rating.objects.create(user=rating.user, movie=rating.movie, value=3)
+
+
+@pytest.mark.django_db
+def test_an_import_failing_midway_leaves_no_rating_and_every_index(synthetic_dir, monkeypatch):
+    from recommender.management.commands import seed_movielens as command
+
+    before = _rating_indexes()
+    real = command.ratings_import_movielens
+
+    def fails_after_writing(**kwargs):
+        real(**kwargs)
+        raise ValueError("disk full")
+
+    monkeypatch.setattr(command, "ratings_import_movielens", fails_after_writing)
+    with pytest.raises(CommandError, match="disk full"):
+        seed(source=str(synthetic_dir))
+
+    assert not Rating.objects.exists() and not Movie.objects.exists()
+    assert _rating_indexes() == before

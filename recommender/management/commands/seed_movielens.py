@@ -17,6 +17,7 @@ from core.movielens import MovieLensError
 from ratings.services import (
     movie_stats_refresh,
     movielens_rating_pairs,
+    ratings_bulk_import,
     ratings_import_movielens,
 )
 
@@ -112,7 +113,10 @@ class Command(BaseCommand):
         user_ids, movie_ids = movielens_user_ids(), movielens_movie_ids()
         present = movielens_rating_pairs()
         created = 0
-        with tqdm(total=release.n_ratings, unit=" ratings", disable=None) as bar:
+        with (
+            tqdm(total=release.n_ratings, unit=" ratings", disable=None) as bar,
+            ratings_bulk_import(),
+        ):
             for block in release.rating_blocks():
                 created += ratings_import_movielens(
                     rows=block, user_ids=user_ids, movie_ids=movie_ids, present=present
@@ -163,7 +167,10 @@ class Command(BaseCommand):
             return created
         created["users"] = users_import_movielens(records=dataset.users)
         self.stdout.write(f"Users: {created['users']:,} new.")
-        with tqdm(total=len(dataset.ratings), unit=" ratings", disable=None) as bar:
+        with (
+            tqdm(total=len(dataset.ratings), unit=" ratings", disable=None) as bar,
+            ratings_bulk_import(),
+        ):
             created["ratings"] = ratings_import_movielens(
                 rows=dataset.ratings,
                 user_ids=movielens_user_ids(),

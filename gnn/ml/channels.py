@@ -27,6 +27,7 @@ import torch
 
 from gnn.ml import evaluation
 from gnn.ml.data import Ratings, earliest, random_k, remap_users, sample_rows
+from gnn.ml.features import mean_age
 from gnn.ml.inference import (
     build_cache,
     covered_inputs,
@@ -263,7 +264,7 @@ def fit_channels(model, users, user_x, movie_x, train_part, validation, all_rati
     members = sample_members(validation, cfg.eval_members, cfg.seed)
     if not len(members):
         return chosen
-    keys = prior_keys(users.age, users.gender, float(np.nanmean(users.age)) if len(users) else 30.0)
+    keys = prior_keys(users.age, users.gender, mean_age(users.age))
     check = _Validation(model, user_x, movie_x, train_part, validation, members)
     prior = _choose_prior(check, keys, train_part, n_movies, cfg, chosen) if cfg.prior else None
     channel = _choose_item_item(check, train_part, n_movies, cfg, chosen) if cfg.ease else {}
@@ -299,9 +300,7 @@ def refit_channels(model, users, n_users, all_ratings, cfg, chosen: dict, nodes=
         model.ease_half.fill_(chosen["ease_half"])
         kept["ease_movies"] = len(nodes)
     if cfg.prior and chosen.get("prior_scale") and chosen.get("prior_smoothing") is not None:
-        keys = prior_keys(
-            users.age, users.gender, float(np.nanmean(users.age)) if len(users) else 30.0
-        )
+        keys = prior_keys(users.age, users.gender, mean_age(users.age))
         table = demographic_prior(
             keys, all_ratings, n_movies, chosen["prior_bandwidth"],
             chosen["prior_other_genders"], chosen["prior_smoothing"],

@@ -38,6 +38,14 @@ def _mean(values: np.ndarray, fallback: float) -> float:
     return float(np.nanmean(values)) if np.isfinite(values).any() else fallback
 
 
+DEFAULT_AGE = 30.0  # when no member gave an age (MovieLens 10M and later give none)
+
+
+def mean_age(ages: np.ndarray) -> float:
+    """The members' mean age, DEFAULT_AGE when none is known."""
+    return _mean(np.asarray(ages, dtype=np.float64), DEFAULT_AGE)
+
+
 class Preprocessor:
     def __init__(self, state: dict):
         if state.get("state_version") != STATE_VERSION:
@@ -55,7 +63,7 @@ class Preprocessor:
         return cls(
             {
                 "state_version": STATE_VERSION,
-                "age_mean": _mean(users.age, 30.0),
+                "age_mean": mean_age(users.age),
                 "age_std": _std(users.age),
                 "year_mean": _mean(movies.year, 1990.0),
                 "year_std": _std(movies.year),

@@ -3,6 +3,9 @@ nothing a Content Security Policy would block."""
 
 from __future__ import annotations
 
+import math
+from itertools import pairwise
+
 WIDTH, HEIGHT, PAD = 560, 160, 28
 
 
@@ -10,8 +13,47 @@ MARKERS = ("circle", "square", "diamond", "triangle")  # told apart by shape, no
 LEFT = 48  # room for the y axis' tick labels
 
 
-def _ticks(low: float, high: float, count: int = 4) -> list[float]:
-    return [low + (high - low) * i / (count - 1) for i in range(count)]
+CHAR_WIDTH = 6.2  # the tick labels' average glyph width at 11px, in viewBox units
+
+
+def nice_ticks(low: float, high: float, count: int = 4) -> tuple[list[float], int]:
+    """About ``count`` round tick values (1, 2, 2.5 or 5 times a power of
+    ten) from at or below ``low`` to at or above ``high``, and the decimals
+    that tell every one of them apart."""
+    if not math.isfinite(low) or not math.isfinite(high):
+        low, high = 0.0, 1.0
+    if high - low < 1e-12:
+        high = low + 1.0
+    raw = (high - low) / max(count - 1, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(f * power for f in (1, 2, 2.5, 5, 10) if f * power >= raw - 1e-12)
+    first = math.floor(low / step + 1e-9) * step
+    ticks = []
+    value = first
+    while value < high + step * 0.5 and len(ticks) < 12:
+        ticks.append(round(value, 12))
+        value = first + step * len(ticks)
+    if ticks[-1] < high - 1e-12:
+        ticks.append(round(value, 12))
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    if step * 10**decimals % 1 > 1e-9:  # 2.5 x 10^k needs one more
+        decimals += 1
+    return ticks, decimals
+
+
+def _x_labels(positions: list[float], labels: list[str]) -> list[dict]:
+    """Every ``every``-th label, the smallest step at which at most six fit
+    side by side without touching, each kept inside the chart (the last one
+    is not cut at the right edge)."""
+    for every in range(max(1, -(-len(labels) // 6)), len(labels) + 1):
+        ticks = []
+        for i in range(0, len(labels), every):
+            half = len(labels[i]) * CHAR_WIDTH / 2
+            x = min(max(positions[i], half + 1), WIDTH - half - 1)
+            ticks.append({"x": round(x, 1), "label": labels[i], "half": half})
+        if all(b["x"] - b["half"] - (a["x"] + a["half"]) >= 4 for a, b in pairwise(ticks)):
+            break
+    return [{"x": tick["x"], "label": tick["label"]} for tick in ticks] if labels else []
 
 
 def _frame() -> dict:
@@ -29,7 +71,8 @@ def _frame() -> dict:
 def bar_chart(values: list[float], labels: list[str]) -> dict:
     """Bars over labels, with y ticks from 0 to the top, up to six x labels,
     and the figures as table rows for readers who cannot see the bars."""
-    top = max(values, default=0) or 1
+    ticks, decimals = nice_ticks(0.0, float(max(values, default=0) or 1))
+    top = ticks[-1]
     bottom = HEIGHT - PAD
     step = (WIDTH - LEFT - PAD) / max(len(values), 1)
     bars = []
@@ -45,15 +88,10 @@ def bar_chart(values: list[float], labels: list[str]) -> dict:
                 "label": label,
             }
         )
-    every = max(1, -(-len(labels) // 6))
-    x_ticks = [
-        {"x": round(LEFT + i * step + step / 2, 1), "label": label}
-        for i, label in enumerate(labels)
-        if i % every == 0
-    ]
+    x_ticks = _x_labels([LEFT + i * step + step / 2 for i in range(len(labels))], labels)
     y_ticks = [
-        {"y": round(bottom - (HEIGHT - 2 * PAD) * v / top, 1), "label": f"{v:g}"}
-        for v in _ticks(0.0, float(top))
+        {"y": round(bottom - (HEIGHT - 2 * PAD) * v / top, 1), "label": f"{v:.{decimals}f}"}
+        for v in ticks
     ]
     return {
         **_frame(),
@@ -65,9 +103,7 @@ def bar_chart(values: list[float], labels: list[str]) -> dict:
     }
 
 
-def line_chart(
-    series: dict[str, list[float | None]], labels: list[str], *, decimals: int = 3
-) -> dict:
+def line_chart(series: dict[str, list[float | None]], labels: list[str]) -> dict:
     """Lines over shared x labels, with what an accessible chart needs: y
     ticks, up to six x ticks, a dash pattern and a marker per series, and the
     figures as table rows (label, one value per series)."""
@@ -76,10 +112,14 @@ def line_chart(
     if high - low < 1e-9:  # one value: a band around it, not around zero
         pad = max(abs(low) * 0.1, 0.01)
         low, high = low - pad, high + pad
+    ticks, tick_decimals = nice_ticks(low, high)
+    low, high = ticks[0], ticks[-1]
     bottom = HEIGHT - PAD
     step = (WIDTH - LEFT - PAD) / max(len(labels) - 1, 1)
 
     def x(i: int) -> float:
+        if len(labels) == 1:  # a single point in the middle, not on the axis
+            return round(LEFT + (WIDTH - LEFT - PAD) / 2, 1)
         return round(LEFT + i * step, 1)
 
     def y(value: float) -> float:
@@ -98,9 +138,8 @@ def line_chart(
                 "last": next((v for v in reversed(points) if v is not None), None),
             }
         )
-    every = max(1, -(-len(labels) // 6))
-    x_ticks = [{"x": x(i), "label": label} for i, label in enumerate(labels) if i % every == 0]
-    y_ticks = [{"y": y(v), "label": f"{v:.{decimals}f}"} for v in _ticks(low, high)]
+    x_ticks = _x_labels([x(i) for i in range(len(labels))], labels)
+    y_ticks = [{"y": y(v), "label": f"{v:.{tick_decimals}f}"} for v in ticks]
     rows = [
         {
             "label": label,

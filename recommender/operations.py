@@ -127,6 +127,5 @@ def _training() -> dict:
                 ]
             },
             [f"#{r.pk} {r.get_status_display()}" for r in finished],
-            decimals=1,
         ),
     }

@@ -50,12 +50,15 @@ def _get_rating_for_user(user, rating_id: int) -> Rating:
     return get_object_or_404(Rating.objects.select_related("movie"), pk=rating_id, user=user)
 
 
-def _widget(request, movie: Movie, *, value, error: str = "", saved: str = "", status=200):
+def _widget(
+    request, movie: Movie, *, value, error: str = "", saved: str = "", undo=None, status=200
+):
     context = {
         "movie": movie,
         "my_ratings": {movie.pk: value} if value else {},
         "error": error,
         "saved": saved,
+        "undo": undo,
         "next_url": _next_url(request, reverse("catalog:detail", args=[movie.pk])),
         "hide_clear": bool(request.POST.get("hide_clear")),
     }
@@ -110,6 +113,8 @@ def _taste_changed(movie_id: int, response=None):
 def rate(request, movie: Movie):
     """Set (``value`` 1-5) or remove (``clear``) the member's rating of a movie."""
     fallback = reverse("catalog:detail", args=[movie.pk])
+    before = Rating.objects.filter(user=request.user, movie=movie).values_list("value", flat=True)
+    previous = before.first()
     try:
         if "clear" in request.POST:
             services.rating_remove(user=request.user, movie=movie)
@@ -126,9 +131,16 @@ def rate(request, movie: Movie):
             return _widget(request, movie, value=value, error=exc.message, status=422)
         messages.error(request, exc.message)
         return redirect(_next_url(request, fallback))
+    # Undo puts back what was there: the earlier rating, or none.
+    if previous == value:
+        undo = None
+    elif previous:
+        undo = {"name": "value", "value": previous, "label": f"back to {previous} stars"}
+    else:
+        undo = {"name": "clear", "value": 1, "label": f"remove your rating of {movie.title}"}
     return done(
         request,
-        lambda: _widget(request, movie, value=value, saved=saved),
+        lambda: _widget(request, movie, value=value, saved=saved, undo=undo),
         message=f"{saved}: {movie.title}.",
         fallback=fallback,
     )

@@ -84,4 +84,116 @@
     var again = form.querySelector(selector);
     if (again) { again.focus(); }
   });
+
+  // --- Calm answers on the recommendations panel ---------------------------
+  // An answer (a rating, "not interested") leaves its card where it is,
+  // saying so with an Undo; the panel is then fetched again and only what is
+  // new is added below the list and announced, so nothing the member is
+  // looking at moves.
+
+  function panelCard(element) {
+    var card = element && element.closest ? element.closest(".rec-card") : null;
+    return card && card.closest("#recommendations") ? card : null;
+  }
+
+  // While a card's content is swapped it keeps its height: the cards below
+  // (and what the member is looking at) stay put.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var card = panelCard(event.detail.target);
+    if (card) { card.style.minHeight = card.getBoundingClientRect().height + "px"; }
+  });
+
+  // An answer counts for one new card from the moment it is sent: the
+  // server's "taste changed" comes before htmx reports the request done.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    var card = panelCard(form);
+    form._card = card;
+    if (!card || form.getAttribute("data-card-answer") === "undismiss") { return; }
+    if (!card.classList.contains("is-answered")) {
+      var panel = card.closest("#recommendations");
+      panel.dataset.pending = Number(panel.dataset.pending || 0) + 1;
+      card.classList.add("is-answered");
+      form._counted = true;
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    var card = form._card;  // the form itself may have been swapped out by now
+    if (!card) { return; }
+    var panel = card.closest("#recommendations");
+    if (!event.detail.successful) {
+      if (form._counted && panel) {
+        panel.dataset.pending = Math.max(0, Number(panel.dataset.pending || 0) - 1);
+        card.classList.remove("is-answered");
+      }
+      return;
+    }
+    var answer = form.getAttribute("data-card-answer");
+    var bar = card.querySelector(".rec-hidden-bar");
+    if (answer === "dismiss" && bar) {
+      card.style.minHeight = card.getBoundingClientRect().height + "px";
+      card.classList.add("is-dismissed");
+      bar.hidden = false;
+      var undo = bar.querySelector("button");
+      if (undo) { undo.focus({ preventScroll: true }); }
+    } else if (answer === "undismiss" && bar) {
+      card.classList.remove("is-dismissed");
+      bar.hidden = true;
+      var again = card.querySelector('[data-card-answer="dismiss"] button');
+      if (again) { again.focus({ preventScroll: true }); }
+    }
+  });
+
+  function announce(panel, count) {
+    var news = panel.querySelector(".rec-news");
+    if (!news || !count) { return; }
+    news.textContent = count === 1 ? "1 new recommendation below" : count + " new recommendations below";
+    news.classList.add("shown");
+    clearTimeout(news._hide);
+    news._hide = setTimeout(function () { news.classList.remove("shown"); }, 6000);
+  }
+
+  // The taste changed (the server says so after any answer): say what the
+  // list is now made from, and add what the new list has that this one does
+  // not, one card per answer on a card not yet made up for.
+  document.body.addEventListener("tasteChanged", function () {
+    var panel = document.getElementById("recommendations");
+    if (!panel || !panel.dataset.refresh) { return; }
+    fetch(panel.dataset.refresh, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        // What the list is made from ("From your 3 ratings…"), in place; it
+        // keeps at least its height so nothing under it moves.
+        var basis = panel.querySelector('[data-testid="basis"]');
+        var newBasis = fresh.querySelector('[data-testid="basis"]');
+        if (basis && newBasis && basis.innerHTML !== newBasis.innerHTML) {
+          basis.style.minHeight = basis.getBoundingClientRect().height + "px";
+          basis.innerHTML = newBasis.innerHTML;
+        }
+        var list = panel.querySelector(".rec-list");
+        if (!list) { return; }
+        var shown = {};
+        list.querySelectorAll(".rec-card").forEach(function (card) { shown[card.dataset.movie] = true; });
+        var rank = list.querySelectorAll(".rec-card").length;
+        var added = 0;
+        var pending = Number(panel.dataset.pending || 0);
+        fresh.querySelectorAll(".rec-list > .rec-card").forEach(function (card) {
+          if (added >= pending || shown[card.dataset.movie]) { return; }
+          var copy = document.importNode(card, true);
+          var number = copy.querySelector(".rank");
+          rank += 1;
+          if (number) { number.textContent = rank; }
+          copy.classList.add("is-new");
+          list.appendChild(copy);
+          if (window.htmx) { window.htmx.process(copy); }
+          added += 1;
+        });
+        panel.dataset.pending = pending - added;
+        announce(panel, added);
+      })
+      .catch(function () { /* the list stays as it is; the next answer tries again */ });
+  });
 })();

@@ -240,3 +240,22 @@ def screenshot():
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     return take
+
+
+SIZES = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture(params=list(SIZES))
+def sized_page(request, browser, live_server):
+    """(size name, page) on a phone and on a laptop, each under the site's CSP."""
+    context = browser.new_context(base_url=live_server.url, viewport=SIZES[request.param])
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    violations = []
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    yield request.param, page
+    context.close()
+    assert not violations, violations[:3]

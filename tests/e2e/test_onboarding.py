@@ -8,26 +8,10 @@ from playwright.sync_api import expect
 from accounts.models import User
 from gnn.selectors import recommendations_for
 from ratings.models import NotSeen, Rating
+from tests.e2e.conftest import SIZES
 from tests.e2e.test_browser_journey import htmx_ready, panel_titles, sign_up
 
 pytestmark = pytest.mark.browser
-
-SIZES = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1280, "height": 900}}
-
-
-@pytest.fixture(params=list(SIZES))
-def sized_page(request, browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport=SIZES[request.param])
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    violations = []
-    page.on(
-        "console",
-        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    yield request.param, page
-    context.close()
-    assert not violations, violations[:3]
 
 
 def rows(page):

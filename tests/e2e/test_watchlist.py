@@ -14,12 +14,15 @@ def test_want_to_watch_from_a_card_then_rate_it_from_the_watchlist(
 ):
     sign_up(page, "watcher")
     title = panel_titles(page)[0]
-    card_titled(page, title).locator("xpath=ancestor::li").get_by_role(
-        "button", name=f"Add {title} to your watchlist"
-    ).click()
-    # Already chosen: the panel reloads without it.
-    expect(card_titled(page, title)).to_have_count(0)
+    card = card_titled(page, title).locator("xpath=ancestor::li")
+    card.get_by_role("button", name=f"Add {title} to your watchlist").click()
+    # Chosen: the card says so where it is, and another comes in below.
+    expect(card.get_by_role("button", name=f"Take {title} off your watchlist")).to_be_visible()
+    expect(page.locator("#recommendations .rec-card")).to_have_count(11)
     assert list(WatchlistItem.objects.values_list("movie__title", flat=True)) == [title]
+    page.reload()
+    htmx_ready(page)
+    assert title not in panel_titles(page)  # already chosen: not recommended again
 
     page.get_by_role("link", name="Watchlist").click()
     htmx_ready(page)

@@ -154,7 +154,10 @@ def test_a_refresh_is_skipped_when_nothing_changed_unless_forced(trained):
 
 
 def _training_processes() -> list[int]:
-    """Pids of the processes torchrun started (not torchrun itself)."""
+    """Pids of the processes torchrun started (not torchrun itself) for this
+    test's models folder: another suite running beside this one has its own
+    (an orphan keeps its command line, so it still counts here)."""
+    ours = str(live.MODELS_DIR).encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -163,7 +166,8 @@ def _training_processes() -> list[int]:
             command = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"gnn.ml.distributed" in command and b"torch.distributed.run" not in command:
+        trainer = b"gnn.ml.distributed" in command and b"torch.distributed.run" not in command
+        if trainer and any(ours in argument for argument in command):
             found.append(int(entry.name))
     return found
 

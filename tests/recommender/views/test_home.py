@@ -38,10 +38,13 @@ def test_panel_ignores_sizes_it_does_not_offer(client, member, seeded):
     assert len(recommended(response)) == 10
 
 
-def test_panel_reloads_itself_when_taste_changes(client, member, seeded):
+def test_the_panel_says_where_it_refreshes_from_on_its_shelf(client, member, seeded):
+    """static/js/app.js fetches data-refresh after an answer and adds what is new."""
     client.force_login(member)
-    response = client.get(reverse("home"))
-    assert 'hx-trigger="tasteChanged from:body"' in response.text
+    response = client.get(reverse("home"), {"genre": "drama"})
+    assert 'data-refresh="/recommendations/?n=10&amp;genre=drama"' in response.text
+    refreshed = client.get("/recommendations/?n=10&genre=drama", **HTMX)
+    assert refreshed.status_code == 200 and 'class="rec-card"' in refreshed.text
 
 
 def test_rated_movies_leave_the_recommendations(client, member, seeded):

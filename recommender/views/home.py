@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
@@ -44,11 +45,17 @@ def _panel_query(request) -> tuple[ListQuery, str]:
     return query, ""
 
 
-def _panel_context(query: ListQuery, error: str, recommendations) -> dict:
+def _shelf_link(query: ListQuery) -> str:
+    """The query string of the panel's shelf (size, genre, decade)."""
     on = query.on
     link = {"n": query.n, **({"genre": on.genre} if on.genre else {})}
     if on.decade:
         link["decade"] = on.decade
+    return urlencode(link)
+
+
+def _panel_context(query: ListQuery, error: str, recommendations) -> dict:
+    on = query.on
     filters = catalogue_filters()
     return {
         "recommendations": recommendations,
@@ -57,7 +64,7 @@ def _panel_context(query: ListQuery, error: str, recommendations) -> dict:
         "shelf": on,
         "genres": filters.genres,
         "decades": filters.decades,
-        "panel_query": urlencode(link),
+        "panel_query": _shelf_link(query),
         "filter_error": error,
         "my_ratings": {},  # rated movies are never recommended
     }
@@ -93,16 +100,22 @@ def recommendations_panel(request):
 
     secret = request.META.get("CSRF_COOKIE")
     if error or not secret:
-        return HttpResponse(
+        response = HttpResponse(
             panel(recommendations_for(user=request.user, query=query)),
             status=422 if error else 200,
         )
-    return HttpResponse(
-        rendered_recommendations(
-            user=request.user,
-            query=query,
-            render=panel,
-            kind=f"panel:{secret}",
-            shows_cached=False,
+    else:
+        response = HttpResponse(
+            rendered_recommendations(
+                user=request.user,
+                query=query,
+                render=panel,
+                kind=f"panel:{secret}",
+                shows_cached=False,
+            )
         )
-    )
+    if request.htmx and request.htmx.trigger == "panel-tools" and not error:
+        # The member chose a shelf: the address bar says so (shareable, and
+        # Back returns to the shelf before).
+        response["HX-Push-Url"] = f"{reverse('home')}?{_shelf_link(query)}"
+    return response

@@ -85,6 +85,20 @@
     if (again) { again.focus(); }
   });
 
+  // --- Folding on a phone: the main menu and the panel's filters -----------
+  // Each toggle button controls the element its aria-controls names; the
+  // page's CSS folds that element on narrow screens only once this script
+  // has marked the page (html.js), so without JavaScript nothing is hidden.
+  document.documentElement.classList.add("js");
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest ? event.target.closest(".menu-toggle, .filters-toggle") : null;
+    if (!toggle) { return; }
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    var folded = document.getElementById(toggle.getAttribute("aria-controls"));
+    if (folded) { folded.classList.toggle("unfolded", open); }
+  });
+
   // --- Calm answers on the recommendations panel ---------------------------
   // An answer (a rating, "not interested") leaves its card where it is,
   // saying so with an Undo; the panel is then fetched again and only what is

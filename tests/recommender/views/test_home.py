@@ -113,3 +113,18 @@ def test_members_home_page_query_count_is_pinned(
     # session, user: the list itself is cached
     with django_assert_num_queries(2):
         client.get(reverse("home"))
+
+
+def test_choosing_a_shelf_puts_it_in_the_address_bar(client, member, seeded):
+    client.force_login(member)
+    chosen = client.get(
+        reverse("recommendations"), {"genre": "drama", "n": "10"},
+        HTTP_HX_REQUEST="true", HTTP_HX_TRIGGER="panel-tools",
+    )  # fmt: skip
+    assert chosen["HX-Push-Url"] == "/?n=10&genre=drama"
+    # The panel refreshing itself after an answer leaves the address alone.
+    refreshed = client.get(reverse("recommendations"), {"genre": "drama"}, HTTP_HX_REQUEST="true")
+    assert "HX-Push-Url" not in refreshed
+    # And the address, opened again, is that shelf.
+    page = client.get("/?n=10&genre=drama")
+    assert 'data-refresh="/recommendations/?n=10&amp;genre=drama"' in page.text

@@ -52,6 +52,9 @@ class Recommendation:
     score: float
     predicted_rating: float | None
     because: Movie | None
+    # The share of the catalogue (0-100) it ranks above for this member: it
+    # follows the list's order, where a predicted rating need not.
+    match: int | None = None
 
 
 @dataclass(frozen=True)
@@ -182,13 +185,13 @@ def _recommendations(user, engine: Engine | None, query: ListQuery) -> Recommend
     else:
         movies = _movies_by_id({row[0] for row in rows} | {row[3] for row in rows if row[3]})
     items = []
-    for movie_id, score, predicted, because_id in rows:
+    for movie_id, score, predicted, because_id, *more in rows:  # older cached rows have 4
         movie = movies.get(movie_id)
         if movie is None:  # hidden since the list was computed
             continue
         because = movies.get(because_id) if because_id else None
         # The engine's Movie objects are shared by every request: read-only.
-        items.append(Recommendation(movie, score, predicted, because))
+        items.append(Recommendation(movie, score, predicted, because, more[0] if more else None))
         if len(items) == query.n:
             break
     return Recommendations(

@@ -84,11 +84,15 @@ class Engine:
     def recommend(
         self, *, user, rated, exclude, k: int, genre: str | None = None, decade: int | None = None
     ) -> list[tuple]:
-        """Top-k rows (movie pk, ranking score, predicted rating, because pk),
-        of the movies of ``genre`` (slug) and ``decade`` only when given: the
-        whole scored catalogue is filtered, so a rare genre still fills a page."""
+        """Top-k rows (movie pk, ranking score, predicted rating, because pk,
+        match), of the movies of ``genre`` (slug) and ``decade`` only when
+        given: the whole scored catalogue is filtered, so a rare genre still
+        fills a page. The match is the percentage of the visible catalogue the
+        movie ranks above for this member: it follows the list's order."""
         rows, values = self._rated_rows(rated)
         scores, zu, bu = self.arrays.scores(self._features(user), rows, values, self._key(user))
+        visible = np.delete(scores, self.hidden_rows)
+        ranked = np.sort(visible)
         if genre is not None or decade is not None:
             scores[~self.shelves.mask(genre, decade)] = -np.inf
         blocked = [self.movie_row[m] for m in exclude if m in self.movie_row]
@@ -102,9 +106,13 @@ class Engine:
         top = top[np.argsort(-scores[top], kind="stable")]
         predicted = self.arrays.predicted_ratings(zu, bu, top)
         because = self._because(top, rated)
+        below = np.searchsorted(ranked, scores[top], side="left")
+        match = np.floor(100.0 * below / max(len(ranked) - 1, 1)).clip(0, 100).astype(int)
         return [
-            (int(self.movie_ids[row]), float(scores[row]), round(float(p), 2), because[i])
-            for i, (row, p) in enumerate(zip(top.tolist(), predicted.tolist(), strict=True))
+            (int(self.movie_ids[row]), float(scores[row]), round(float(p), 2), because[i], int(m))
+            for i, (row, p, m) in enumerate(
+                zip(top.tolist(), predicted.tolist(), match.tolist(), strict=True)
+            )
         ]
 
     def _because(self, top: np.ndarray, rated) -> list[int | None]:

@@ -10,6 +10,7 @@ from gnn.selectors import (
     SIMILAR,
     ListQuery,
     RecommendationError,
+    list_query,
     movies_similar_to,
     recommendations_for,
     served_model,
@@ -36,6 +37,22 @@ def test_a_new_member_gets_demographic_recommendations_from_the_model(trained, m
     assert len(result.items) == 10
     assert all(1 <= item.predicted_rating <= 5 for item in result.items)
     assert all(item.because is None for item in result.items)
+
+
+def test_the_match_shown_follows_the_lists_order(trained, member, django_user_model):
+    """A figure that reads as "better" never sits below a worse one."""
+    from catalog.models import Movie
+
+    for movie in Movie.objects.order_by("-rating_count")[:8]:
+        rating_set(user=member, movie=movie, value=5 if movie.pk % 2 else 2)
+    for query in (ListQuery(n=20), list_query(n=10, genre="drama")):
+        matches = [
+            item.match for item in recommendations_for(user=fresh(member), query=query).items
+        ]
+        assert matches and all(0 <= m <= 100 for m in matches)
+        assert matches == sorted(matches, reverse=True)
+    top = recommendations_for(user=fresh(member), query=ListQuery(n=1)).items[0]
+    assert top.match >= 90  # the best of some 50 movies left
 
 
 def test_a_rating_saved_a_moment_ago_changes_the_next_result(trained, member):

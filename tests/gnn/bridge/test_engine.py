@@ -54,8 +54,10 @@ def test_a_user_without_ratings_gets_finite_scores_and_ratings_change_them(engin
     movie_ids = [int(m) for m in engine.movie_ids[:5]]
     cold = engine.recommend(user=member, rated=[], exclude=set(), k=10)
     assert len(cold) == 10
-    assert all(math.isfinite(score) and 1 <= predicted <= 5 for _, score, predicted, _ in cold)
+    assert all(math.isfinite(score) and 1 <= predicted <= 5 for _, score, predicted, *_ in cold)
     assert [row[1] for row in cold] == sorted((row[1] for row in cold), reverse=True)
+    matches = [row[4] for row in cold]  # the share of the catalogue each ranks above
+    assert matches == sorted(matches, reverse=True) and matches[0] >= 95
 
     warm = engine.recommend(
         user=member, rated=[(m, 5) for m in movie_ids], exclude=set(movie_ids), k=10

@@ -61,16 +61,15 @@ def movies_correct_years(*, records: Iterable) -> int:
     first: Taxi Driver 1996, not 1976), unless a curator set the year.
     Returns how many changed; updated_at moves, as any catalogue edit."""
     years = {r.movielens_id: r.year for r in records if r.year is not None}
+    now = timezone.now()
     wrong = [
-        (pk, years[movielens_id])
+        Movie(pk=pk, year=years[movielens_id], updated_at=now)
         for pk, movielens_id, year in Movie.objects.filter(
             movielens_id__in=list(years), year_from_curator=False
         ).values_list("pk", "movielens_id", "year")
         if year != years[movielens_id]
     ]
-    now = timezone.now()
-    for pk, year in wrong:
-        Movie.objects.filter(pk=pk).update(year=year, updated_at=now)
+    Movie.objects.bulk_update(wrong, ["year", "updated_at"], batch_size=1000)
     return len(wrong)
 
 

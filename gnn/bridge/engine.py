@@ -91,8 +91,7 @@ class Engine:
         movie ranks above for this member: it follows the list's order."""
         rows, values = self._rated_rows(rated)
         scores, zu, bu = self.arrays.scores(self._features(user), rows, values, self._key(user))
-        visible = np.delete(scores, self.hidden_rows)
-        ranked = np.sort(visible)
+        visible = np.delete(scores, self.hidden_rows)  # before the filters below mark rows
         if genre is not None or decade is not None:
             scores[~self.shelves.mask(genre, decade)] = -np.inf
         blocked = [self.movie_row[m] for m in exclude if m in self.movie_row]
@@ -106,8 +105,13 @@ class Engine:
         top = top[np.argsort(-scores[top], kind="stable")]
         predicted = self.arrays.predicted_ratings(zu, bu, top)
         because = self._because(top, rated)
-        below = np.searchsorted(ranked, scores[top], side="left")
-        match = np.floor(100.0 * below / max(len(ranked) - 1, 1)).clip(0, 100).astype(int)
+        # Movies ranked below each: all but those at least as good, which are
+        # among the few at least as good as the list's last (no sort of the
+        # whole catalogue per request).
+        chosen = scores[top]
+        above = np.sort(visible[visible >= chosen[-1]])
+        below = len(visible) - (len(above) - np.searchsorted(above, chosen, side="left"))
+        match = np.floor(100.0 * below / max(len(visible) - 1, 1)).clip(0, 100).astype(int)
         return [
             (int(self.movie_ids[row]), float(scores[row]), round(float(p), 2), because[i], int(m))
             for i, (row, p, m) in enumerate(

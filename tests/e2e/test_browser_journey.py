@@ -32,7 +32,9 @@ def sign_up(page, username="newcomer", *, skip_onboarding=True):
 def htmx_ready(page):
     """Wait until htmx has taken over the page: a click before that would be a
     plain form post (which works, but is not what the test is about)."""
-    page.wait_for_function("document.readyState === 'complete' && window.htmx !== undefined")
+    page.wait_for_function(
+        "() => document.readyState === 'complete' && window.htmx !== undefined"
+    )
 
 
 def card_titled(page, title):

@@ -39,7 +39,13 @@ class AdminLoginForm(FailingLogInsRefused, AdminAuthenticationForm):
 
 class DemographicsMixin(NoColonLabels, forms.Form):
     age = forms.IntegerField(min_value=User.MIN_AGE, max_value=User.MAX_AGE)
-    gender = forms.ChoiceField(choices=[("", "Choose…"), *Gender.choices])
+    gender = forms.ChoiceField(
+        choices=[("", "Choose…"), *Gender.choices],
+        help_text=(
+            "“Prefer not to say” is fine: your first recommendations then come from your "
+            "age and occupation alone, as what people of your age like."
+        ),
+    )
     occupation = forms.ChoiceField(choices=[("", "Choose…"), *Occupation.choices])
     zip_code = forms.RegexField(
         regex=r"^[A-Za-z0-9 -]{0,10}$",

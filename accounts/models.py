@@ -3,10 +3,12 @@ from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Lower
 
-from core.vocabularies import GENDERS, OCCUPATIONS
+from core.vocabularies import GENDER_CHOICES, OCCUPATIONS
 
 # Built from the MovieLens vocabularies so that they are defined once.
-Gender = models.TextChoices("Gender", [(label.upper(), (v, label)) for v, label in GENDERS])
+Gender = models.TextChoices(
+    "Gender", [(label.upper().replace(" ", "_"), (v, label)) for v, label in GENDER_CHOICES]
+)
 Occupation = models.TextChoices("Occupation", [(v.upper(), (v, label)) for v, label in OCCUPATIONS])
 
 

@@ -21,5 +21,9 @@ OCCUPATIONS = (
     ("retired", "Retired"), ("salesman", "Sales"), ("scientist", "Scientist"),
     ("student", "Student"), ("technician", "Technician"), ("writer", "Writer"),
 )  # fmt: skip
-# MovieLens records M and F; members may also say O.
+# MovieLens records M and F; members may also say O. These are the model's
+# genders (one-hot features, prior groups).
 GENDERS = (("M", "Male"), ("F", "Female"), ("O", "Other"))
+# A member may also decline: stored as N, it is no gender to the model (an
+# all-zero one-hot, the prior of everyone that age), not "Other".
+GENDER_CHOICES = (*GENDERS, ("N", "Prefer not to say"))

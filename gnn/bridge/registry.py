@@ -58,7 +58,9 @@ from gnn.ml.arrays import ServingArrays
 
 # Bump when the artifact layout or the model's state_dict shape changes in a
 # way older code cannot read.
-FORMAT = 4  # 3: the item-item channel and the prior; 4: serving arrays (web without torch)
+# 3: the item-item channel and the prior; 4: serving arrays (web without torch);
+# 5: the prior's group for members whose gender is unknown.
+FORMAT = 5
 KEEP = 3
 KEEP_REFRESHES = 2  # a process that just read serving.json can still open the one before
 _STALE_TEMP_SECONDS = 3600

@@ -20,13 +20,18 @@ from functools import cached_property
 
 import numpy as np
 
-FORMAT = 1  # the layout of the arrays below; bump when it changes
+FORMAT = 2  # the layout of the arrays below; bump when it changes (2: the prior's 4th group)
 
 N_RATINGS = 5  # rating values 1..5; an edge's type is value - 1
 BASE_USER_SHRINK = 10.0  # ridge strength of a user's offset in the baseline
 MAX_AGE = 120
-GENDER_CODES = {"M": 0, "F": 1}  # anything else: 2
-N_PRIOR_KEYS = 3 * (MAX_AGE + 1)
+# The demographic prior's groups. A member who did not say (or an unknown
+# value) is group 3, everyone of that age: not "Other", which is a group of
+# its own people.
+GENDER_CODES = {"M": 0, "F": 1, "O": 2}
+UNKNOWN_GENDER_CODE = 3
+N_GENDER_GROUPS = 4
+N_PRIOR_KEYS = N_GENDER_GROUPS * (MAX_AGE + 1)
 
 MATRICES = (
     "movie_ids", "messages1", "messages2", "movies", "rate_q", "rank_bias", "rate_bias",
@@ -44,7 +49,7 @@ def prior_keys(ages, genders, age_fallback: float) -> np.ndarray:
     ages = np.asarray(ages, dtype=np.float64)
     ages = np.where(np.isnan(ages), age_fallback, ages)
     years = np.clip(np.rint(ages), 0, MAX_AGE).astype(np.int64)
-    codes = np.array([GENDER_CODES.get(g, 2) for g in genders], dtype=np.int64)
+    codes = np.array([GENDER_CODES.get(g, UNKNOWN_GENDER_CODE) for g in genders], dtype=np.int64)
     return codes * (MAX_AGE + 1) + years
 
 

@@ -37,7 +37,15 @@ from gnn.ml.inference import (
     rank_scores,
     spread,
 )
-from gnn.ml.network import MAX_AGE, N_PRIOR_KEYS, ease_weights, positions, prior_keys
+from gnn.ml.network import (
+    MAX_AGE,
+    N_GENDER_GROUPS,
+    N_PRIOR_KEYS,
+    UNKNOWN_GENDER_CODE,
+    ease_weights,
+    positions,
+    prior_keys,
+)
 
 
 def release_freed_memory() -> None:
@@ -67,11 +75,12 @@ def demographic_prior(
     liked = ratings.value >= evaluation.RELEVANT_FROM
     counts = np.zeros((N_PRIOR_KEYS, n_movies))
     np.add.at(counts, (keys[ratings.user[liked]], ratings.movie[liked]), 1.0)
-    counts = counts.reshape(3, MAX_AGE + 1, n_movies)
+    counts = counts.reshape(N_GENDER_GROUPS, MAX_AGE + 1, n_movies)
     years = np.arange(MAX_AGE + 1, dtype=np.float64)
     kernel = np.exp(-((years[:, None] - years[None, :]) ** 2) / (2 * bandwidth**2))
     near = np.einsum("ab,gbm->gam", kernel, counts)
     mixed = (1 - other_genders) * near + other_genders * near.sum(0, keepdims=True)
+    mixed[UNKNOWN_GENDER_CODE] = near.sum(0)  # gender unknown: everyone of that age
     overall = counts.sum((0, 1)) + 1.0
     overall /= overall.sum()
     share = (mixed + smoothing * n_movies * overall) / (

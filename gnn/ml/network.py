@@ -36,8 +36,10 @@ from gnn.ml.arrays import (  # re-exported: the network's vocabulary
     BASE_USER_SHRINK,
     GENDER_CODES,
     MAX_AGE,
+    N_GENDER_GROUPS,
     N_PRIOR_KEYS,
     N_RATINGS,
+    UNKNOWN_GENDER_CODE,
     prior_keys,
 )
 
@@ -154,7 +156,10 @@ TUPLES = (
     "fewshot_ks", "ease_lambdas", "ease_scales", "ease_halves", "prior_bandwidths",
     "prior_other_genders", "prior_smoothings", "prior_scales", "prior_halves",
 )  # fmt: skip
-__all__ = ["BASE_USER_SHRINK", "GENDER_CODES", "MAX_AGE", "N_PRIOR_KEYS", "N_RATINGS", "prior_keys"]
+__all__ = [
+    "BASE_USER_SHRINK", "GENDER_CODES", "MAX_AGE", "N_GENDER_GROUPS", "N_PRIOR_KEYS", "N_RATINGS",
+    "UNKNOWN_GENDER_CODE", "prior_keys",
+]  # fmt: skip
 
 
 # --- The typed adjacency -------------------------------------------------------

@@ -33,6 +33,21 @@ def test_sign_up_logs_in_and_lands_on_the_onboarding_page(client, seeded):
     assert "Skip for now" in response.text
 
 
+def test_a_newcomer_may_prefer_not_to_say_their_gender_and_still_gets_a_list(
+    client, trained, settings
+):
+    form = client.get(reverse("accounts:signup")).text
+    assert '<option value="N">Prefer not to say</option>' in form
+    assert "from your age and occupation alone" in form
+    client.post(reverse("accounts:signup"), {**GOOD_SIGNUP, "gender": "N"})
+    user = User.objects.get(username="newcomer")
+    assert user.gender == "N"  # its own value, not "Other"
+    home = client.get(reverse("home"))
+    assert len(home.context["recommendations"].items) == 10
+    profile = client.get(reverse("accounts:profile")).text
+    assert '<option value="N" selected>Prefer not to say</option>' in profile
+
+
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [

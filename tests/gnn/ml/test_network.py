@@ -44,6 +44,31 @@ def test_prior_keys_are_gender_by_age_in_years_with_a_fallback_age():
     assert keys.tolist() == [0 * 121 + 25, 1 * 121 + 30, 2 * 121 + 120]
 
 
+def test_a_member_who_did_not_say_is_unknown_not_other():
+    keys = prior_keys([40.0, 40.0, 40.0], ["N", "", "O"], age_fallback=30.0)
+    assert keys.tolist() == [3 * 121 + 40, 3 * 121 + 40, 2 * 121 + 40]
+
+
+def test_the_unknown_group_likes_what_everyone_of_that_age_likes():
+    from gnn.ml.channels import demographic_prior
+    from gnn.ml.data import Ratings
+
+    # Men of 30 like movie 0, women of 30 movie 1 (twice as many of them).
+    users = np.array([0, 1, 2])
+    keys = prior_keys([30.0, 30.0, 30.0], ["M", "F", "F"], age_fallback=30.0)
+    ratings = Ratings(
+        user=users, movie=np.array([0, 1, 1]), value=np.array([5, 5, 5]), time=np.arange(3)
+    )
+    prior = demographic_prior(
+        keys, ratings, n_movies=2, bandwidth=2.0, other_genders=0.1, smoothing=0.01
+    ).numpy()
+    unknown = prior[int(prior_keys([30.0], ["N"], 30.0)[0])]
+    man = prior[int(prior_keys([30.0], ["M"], 30.0)[0])]
+    share = np.exp(unknown) / np.exp(unknown).sum()
+    assert share[1] == pytest.approx(2 / 3, abs=0.02)  # everyone: one like of 0, two of 1
+    assert man[0] > man[1]
+
+
 def test_a_typed_adjacency_row_averages_a_users_neighbours_by_rating_value():
     # User 0 rated movie 0 with 5 and movie 1 with 2; user 1 rated movie 1 with 4.
     src, dst, r = torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1]), torch.tensor([5, 2, 4])

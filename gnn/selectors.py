@@ -55,6 +55,9 @@ class Recommendation:
     # The share of the catalogue (0-100) it ranks above for this member: it
     # follows the list's order, where a predicted rating need not.
     match: int | None = None
+    # With no strong "because": members of the member's gender and age like
+    # it clearly more than everyone (Recommendations.group names them).
+    group_liked: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class Recommendations:
     model_version: str | None
     rating_count: int  # how many of the member's ratings informed the list
     cached: bool
+    group: str = ""  # the member's prior group in words: "women in their 30s"
 
     @property
     def from_demographics_only(self) -> bool:
@@ -185,13 +189,13 @@ def _recommendations(user, engine: Engine | None, query: ListQuery) -> Recommend
     else:
         movies = _movies_by_id({row[0] for row in rows} | {row[3] for row in rows if row[3]})
     items = []
-    for movie_id, score, predicted, because_id, *more in rows:  # older cached rows have 4
+    for movie_id, score, predicted, because_id, *more in rows:  # older cached rows are shorter
         movie = movies.get(movie_id)
         if movie is None:  # hidden since the list was computed
             continue
         because = movies.get(because_id) if because_id else None
         # The engine's Movie objects are shared by every request: read-only.
-        items.append(Recommendation(movie, score, predicted, because, more[0] if more else None))
+        items.append(Recommendation(movie, score, predicted, because, *more[:2]))
         if len(items) == query.n:
             break
     return Recommendations(
@@ -200,7 +204,23 @@ def _recommendations(user, engine: Engine | None, query: ListQuery) -> Recommend
         model_version=engine.version if engine else None,
         rating_count=rating_count,
         cached=cached,
+        group=group_label(user),
     )
+
+
+def group_label(user) -> str:
+    """The member's demographic group as a reason names it: gender (none
+    when not said) and a decade of age, as the prior's age kernel is about
+    that wide."""
+    who = {"M": "men", "F": "women"}.get(getattr(user, "gender", ""), "people")
+    age = getattr(user, "age", None)
+    if age is None:
+        return ""  # no age, no group worth naming
+    if age < 20:
+        return f"{who} in their teens" if age >= 13 else f"{who} under 13"
+    if age >= 60:
+        return f"{who} over 60"
+    return f"{who} in their {age // 10 * 10}s"
 
 
 def rendered_recommendations(
@@ -327,6 +347,37 @@ def _popular_rows(excluded: set[int], on: Shelf = ANY) -> list[tuple]:
         (pk, float(liked), (total / count) if count else None, None)
         for pk, liked, total, count in popular
     ]
+
+
+@dataclass(frozen=True)
+class MovieFit:
+    """How a movie suits a member, for its page: the card's figures and reason."""
+
+    predicted_rating: float
+    match: int
+    because: Movie | None
+    group: str  # "women in their 30s" when they clearly like it; else ""
+
+
+def movie_fit(*, user, movie: Movie) -> MovieFit | None:
+    """None without a model, for a visitor, or for a movie the member rated
+    (their own rating says more)."""
+    engine = _engine()
+    if engine is None or not user.is_authenticated:
+        return None
+    rated = ratings_of_user(user=user)
+    if any(movie_id == movie.pk for movie_id, _ in rated):
+        return None
+    found = engine.explain(user=user, rated=rated, movie_id=movie.pk)
+    if found is None:
+        return None
+    predicted, match, because_id, group = found
+    return MovieFit(
+        predicted_rating=predicted,
+        match=match,
+        because=engine.movies.get(because_id) if because_id else None,
+        group=group_label(user) if group else "",
+    )
 
 
 ONBOARDING_PAGE = 10

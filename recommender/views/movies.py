@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, render
 from catalog.forms import CatalogueFilterForm
 from catalog.models import Movie
 from catalog.selectors import movie_search
-from gnn.selectors import movies_similar_to
+from gnn.selectors import movie_fit, movies_similar_to
 from ratings.selectors import ratings_of_movies, watchlist_movie_ids
 
 PAGE_SIZE = 20
@@ -58,6 +58,7 @@ def movie_detail(request, movie_id: int):
         "similar": similar,
         "my_ratings": ratings_of_movies(user=request.user, movie_ids=shown),
         "watching": bool(watchlist_movie_ids(user=request.user, movie_ids=[movie.pk])),
+        "fit": movie_fit(user=request.user, movie=movie),
         "distribution": [
             (
                 value,

@@ -2,6 +2,7 @@
 
 import time
 
+import numpy as np
 import pytest
 
 from catalog.models import Movie
@@ -132,7 +133,8 @@ def test_explanations_point_at_a_movie_the_member_liked(trained, member):
     for movie in liked:
         rating_set(user=member, movie=movie, value=5)
     result = recommendations_for(user=fresh(member))
-    assert result.items and all(item.because in liked for item in result.items)
+    # Only strong reasons are shown (the next test); those shown are likes.
+    assert result.items and all(item.because in (None, *liked) for item in result.items)
 
 
 def test_similar_movies_come_from_the_embeddings(trained):
@@ -185,3 +187,58 @@ def test_new_members_of_very_different_ages_get_clearly_different_lists(trained,
     elder_list = ids(recommendations_for(user=elder, query=ListQuery(n=10)))
 
     assert len(set(teen_list) & set(elder_list)) <= 5, (teen_list, elder_list)
+
+
+def test_a_reason_is_shown_only_when_it_shares_a_genre_and_is_close(trained, member):
+    from gnn.bridge.engine import STRONG_BECAUSE
+    from gnn.selectors import _engine
+
+    engine = _engine()
+    liked = Movie.objects.get(movielens_id=1)
+    rows = np.arange(len(engine.movie_ids))
+    because = engine._because(rows, [(liked.pk, 5)])
+    genres = set(liked.genres.values_list("pk", flat=True))
+    similarity = engine.unit_embeddings @ engine.unit_embeddings[engine.movie_row[liked.pk]]
+    shown = 0
+    for row, reason in enumerate(because):
+        movie = Movie.objects.get(pk=int(engine.movie_ids[row]))
+        strong = similarity[row] >= STRONG_BECAUSE and genres & {g.pk for g in movie.genres.all()}
+        assert (reason == liked.pk) == bool(strong), (movie, similarity[row])
+        shown += reason is not None
+    assert 0 < shown < len(rows)  # some movies get the reason, some do not
+
+
+@pytest.mark.parametrize(
+    ("age", "gender", "label"),
+    [
+        (15, "M", "men in their teens"),
+        (34, "F", "women in their 30s"),
+        (68, "F", "women over 60"),
+        (41, "N", "people in their 40s"),  # not said: no gender named
+        (None, "M", ""),
+    ],
+)
+def test_a_profile_only_reason_names_the_members_group(age, gender, label):
+    from types import SimpleNamespace
+
+    from gnn.selectors import group_label
+
+    assert group_label(SimpleNamespace(age=age, gender=gender)) == label
+
+
+def test_a_movie_page_says_how_it_suits_the_member_and_why(client, trained, member):
+    from django.urls import reverse
+
+    liked = Movie.objects.order_by("-rating_count")[0]
+    rating_set(user=member, movie=liked, value=5)
+    client.force_login(member)
+    other = Movie.objects.order_by("-rating_count")[1]
+    page = client.get(reverse("catalog:detail", args=[other.pk]))
+    fit = page.context["fit"]
+    assert 0 <= fit.match <= 100 and 1 <= fit.predicted_rating <= 5
+    assert fit.because in (None, liked)
+    assert f"Match <strong>{fit.match}%</strong>" in page.text
+    # Not for a movie the member rated: their own rating says it.
+    assert client.get(reverse("catalog:detail", args=[liked.pk])).context["fit"] is None
+    client.logout()
+    assert client.get(reverse("catalog:detail", args=[other.pk])).context["fit"] is None

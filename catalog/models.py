@@ -30,6 +30,19 @@ class Movie(models.Model):
     release_date = models.DateField(null=True, blank=True)
     genres = models.ManyToManyField(Genre, related_name="movies", blank=True)
     imdb_url = models.URLField("IMDb URL", max_length=500, blank=True)
+    # The page-size rendition of an uploaded poster and its card-size twin
+    # (catalog.posters makes both once, at upload); the generated poster
+    # stands in where there is none.
+    poster = models.ImageField(
+        upload_to="posters",
+        blank=True,
+        max_length=200,
+        help_text="A JPEG, PNG, WebP or GIF of 10 MB or less; it is cropped to 2:3 and resized.",
+    )
+    poster_card = models.ImageField(upload_to="posters", blank=True, max_length=200, editable=False)
+    poster_generated = models.FileField(
+        upload_to="posters/generated", blank=True, max_length=200, editable=False
+    )
     is_visible = models.BooleanField(
         "visible", default=True, help_text="Hidden movies are never listed or recommended."
     )
@@ -66,6 +79,20 @@ class Movie(models.Model):
 
     def __str__(self):
         return f"{self.title} ({self.year})" if self.year else self.title
+
+    @property
+    def poster_card_url(self) -> str:
+        """The poster a card shows: the uploaded one, else the generated one
+        ("" only before catalog.services.movies_generate_posters has run)."""
+        if self.poster_card:
+            return self.poster_card.url
+        return self.poster_generated.url if self.poster_generated else ""
+
+    @property
+    def poster_page_url(self) -> str:
+        if self.poster:
+            return self.poster.url
+        return self.poster_generated.url if self.poster_generated else ""
 
     @property
     def rating_mean(self) -> float | None:

@@ -1,9 +1,12 @@
 from collections.abc import Iterable
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from catalog import posters
 from catalog.models import MOVIELENS_GENRES, Genre, Movie
 
 
@@ -108,3 +111,67 @@ def movie_delete(*, movie: Movie) -> None:
     """The movie and its ratings go; its raters get new taste versions (ratings.receivers)."""
     with transaction.atomic():
         movie.delete()
+
+
+def _store(name: str, data: bytes) -> str:
+    """The file under its content-hashed name; one already there is the same
+    bytes (another web machine, an earlier run), so it is kept."""
+    if default_storage.exists(name):
+        return name
+    return default_storage.save(name, ContentFile(data))
+
+
+def _delete_later(names: Iterable[str]) -> None:
+    """Files a committed change no longer points at; kept if it rolls back."""
+    names = [name for name in names if name]
+    if names:
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
+
+
+def movie_set_poster(*, movie: Movie, data: bytes) -> Movie:
+    """Give the movie an uploaded poster: resized once to the card and page
+    sizes (catalog.posters). Raises posters.PosterError, changing nothing,
+    when the file is not a usable image."""
+    made = posters.renditions(data)
+    old = [movie.poster.name, movie.poster_card.name]
+    movie.poster.name = _store(f"posters/{movie.pk}/{made.digest}-page.jpg", made.page)
+    movie.poster_card.name = _store(f"posters/{movie.pk}/{made.digest}-card.jpg", made.card)
+    movie.save(update_fields=["poster", "poster_card", "updated_at"])
+    _delete_later(name for name in old if name not in (movie.poster.name, movie.poster_card.name))
+    return movie
+
+
+def movie_clear_poster(*, movie: Movie) -> Movie:
+    """Back to the generated poster."""
+    old = [movie.poster.name, movie.poster_card.name]
+    movie.poster.name = movie.poster_card.name = ""
+    movie.save(update_fields=["poster", "poster_card", "updated_at"])
+    _delete_later(old)
+    return movie
+
+
+def movies_generate_posters(*, movie_ids: Iterable[int] | None = None) -> int:
+    """Draw a poster for every movie (or the given ones) whose generated
+    poster is missing or was drawn from an older title, year or genres.
+    Cheap when nothing changed (one query, a hash per movie), so imports and
+    start-ups call it unconditionally. Returns how many were drawn."""
+    movies = Movie.objects.prefetch_related("genres").only(
+        "pk", "title", "year", "poster_generated"
+    )
+    if movie_ids is not None:
+        movies = movies.filter(pk__in=list(movie_ids))
+    changed, stale = [], []
+    for movie in movies.iterator(chunk_size=2000):
+        genres = [genre.name for genre in sorted(movie.genres.all(), key=lambda g: g.position)]
+        digest = posters.generated_digest(movie.title, movie.year, genres)
+        name = f"posters/generated/{movie.pk}-{digest}.svg"
+        if movie.poster_generated.name == name:
+            continue
+        stale.append(movie.poster_generated.name)
+        movie.poster_generated.name = _store(
+            name, posters.generated_svg(movie.title, movie.year, genres)
+        )
+        changed.append(movie)
+    Movie.objects.bulk_update(changed, ["poster_generated"], batch_size=1000)
+    _delete_later(stale)
+    return len(changed)

@@ -227,6 +227,17 @@ STORAGES = {
     },
 }
 
+# --- Media: posters ---------------------------------------------------------
+
+# Uploaded and generated posters. Several web machines share this folder (a
+# volume, as models/ is). SERVE_MEDIA lets Django serve it itself, with a
+# year's caching (every name carries its content's hash): right for the
+# embedded default and a single container; behind a web server that serves
+# the folder, or with object storage as STORAGES["default"], turn it off.
+MEDIA_ROOT = _project_path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
+MEDIA_URL = env_str("MEDIA_URL", "/media/")
+SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
+
 # --- Logging ----------------------------------------------------------------
 
 # JSON lines by default, each with the request id and user id of the request

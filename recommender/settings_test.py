@@ -1,6 +1,7 @@
 """Test settings: the real settings with only what tests need changed."""
 
 import os
+import tempfile
 
 # Tests never run with a production secret; give them a fixed one so the real
 # settings (which refuse to start without SECRET_KEY when DEBUG is off) load.
@@ -29,6 +30,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
         "TEST_DATABASE_NAME", "test_recommender"
     )
+
+# Posters go to a folder of this run's own (CI runs two suites side by side);
+# the environment carries it to the Celery worker the tests start.
+MEDIA_ROOT = Path(  # noqa: F405
+    os.environ.setdefault("TEST_MEDIA_ROOT", tempfile.mkdtemp(prefix="reel-test-media-"))
+)
 
 # Static files straight from the finders: no collectstatic before a test run.
 STORAGES = {

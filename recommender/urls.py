@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from accounts import urls as accounts_urls
 from accounts.forms import AdminLoginForm
+from core.media import media_urlpatterns
 from core.ratelimit import LOGIN, limited
 from ratings import views as ratings_views
 from recommender.api import api
@@ -50,6 +51,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Browsers and the admin ask for /favicon.ico whatever the page's <link> says.
     path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
+    *media_urlpatterns(),
 ]
 
 

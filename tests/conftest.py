@@ -26,6 +26,7 @@ def _isolated_dirs(settings, tmp_path):
     test sees another's served model or cached recommendations."""
     settings.DATA_DIR = tmp_path / "data"
     settings.MODELS_DIR = tmp_path / "models"
+    settings.MEDIA_ROOT = tmp_path / "media"
     process_state.reset()
     cache.clear()
     yield

@@ -99,6 +99,46 @@
     if (folded) { folded.classList.toggle("unfolded", open); }
   });
 
+  // --- Stars as one radio group ----------------------------------------------
+  // Without JavaScript each star is a submit button (five Tab stops, and it
+  // works). With it, each widget becomes one radio group: one Tab stop (the
+  // member's rating, else the first star), arrows and Home/End move the
+  // focus (the CSS previews up to it), Enter or Space saves, as the button it
+  // still is. Moving never saves: a rating is one deliberate press.
+  function starGroups(root) {
+    if (!root || !root.querySelectorAll) { return; }
+    root.querySelectorAll(".stars fieldset, .ask-stars").forEach(function (group) {
+      var stars = group.querySelectorAll(".star");
+      if (!stars.length || group.getAttribute("role") === "radiogroup") { return; }
+      group.setAttribute("role", "radiogroup");
+      var checked = -1;
+      stars.forEach(function (star, index) {
+        var on = star.getAttribute("aria-pressed") === "true";
+        star.removeAttribute("aria-pressed");
+        star.setAttribute("role", "radio");
+        star.setAttribute("aria-checked", on ? "true" : "false");
+        if (on) { checked = index; }
+      });
+      stars.forEach(function (star, index) { star.tabIndex = index === Math.max(checked, 0) ? 0 : -1; });
+    });
+  }
+  var STAR_KEYS = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 };
+  document.addEventListener("keydown", function (event) {
+    var star = event.target.closest ? event.target.closest('.star[role="radio"]') : null;
+    if (!star) { return; }
+    var stars = Array.prototype.slice.call(star.closest('[role="radiogroup"]').querySelectorAll(".star"));
+    var index = stars.indexOf(star);
+    var next = event.key in STAR_KEYS ? index + STAR_KEYS[event.key]
+      : event.key === "Home" ? 0 : event.key === "End" ? stars.length - 1 : null;
+    if (next === null) { return; }
+    event.preventDefault();
+    next = Math.max(0, Math.min(stars.length - 1, next));
+    stars.forEach(function (other, i) { other.tabIndex = i === next ? 0 : -1; });
+    stars[next].focus();
+  });
+  starGroups(document);
+  document.addEventListener("htmx:load", function (event) { starGroups(event.detail.elt); });
+
   // --- Calm answers on the recommendations panel ---------------------------
   // An answer (a rating, "not interested") leaves its card where it is,
   // saying so with an Undo; the panel is then fetched again and only what is
@@ -203,6 +243,7 @@
           copy.classList.add("is-new");
           list.appendChild(copy);
           if (window.htmx) { window.htmx.process(copy); }
+          starGroups(copy);
           added += 1;
         });
         panel.dataset.pending = pending - added;

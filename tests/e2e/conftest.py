@@ -242,7 +242,7 @@ def screenshot():
     return take
 
 
-SIZES = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1280, "height": 900}}
+SIZES = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1366, "height": 900}}
 
 
 @pytest.fixture(params=list(SIZES))

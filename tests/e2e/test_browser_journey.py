@@ -32,9 +32,7 @@ def sign_up(page, username="newcomer", *, skip_onboarding=True):
 def htmx_ready(page):
     """Wait until htmx has taken over the page: a click before that would be a
     plain form post (which works, but is not what the test is about)."""
-    page.wait_for_function(
-        "() => document.readyState === 'complete' && window.htmx !== undefined"
-    )
+    page.wait_for_function("() => document.readyState === 'complete' && window.htmx !== undefined")
 
 
 def card_titled(page, title):
@@ -64,7 +62,7 @@ def test_sign_up_rate_and_watch_recommendations_change(page, trained_committed, 
             f'#recommendations .rec-card[data-movie="{movie.get_attribute("data-movie")}"]'
         )
         title = card.locator(".movie-title a").inner_text()
-        card.get_by_role("button", name=f"Rate {title} 5 stars out of 5").click()
+        card.get_by_role("radio", name=f"Rate {title} 5 stars out of 5").click()
         expect(card_titled(page, title)).to_have_count(1)
         expect(card.locator(".star-status")).to_contain_text("Saved ★5")
         expect(page.locator("#recommendations .rec-card")).to_have_count(10 + count)
@@ -85,7 +83,7 @@ def test_sign_up_rate_and_watch_recommendations_change(page, trained_committed, 
     rows = page.locator(".history .movie-row")
     expect(rows).to_have_count(5)
     first_title = rows.first.locator(".movie-title a").inner_text()
-    rows.first.get_by_role("button", name=f"Rate {first_title} 2 stars out of 5").click()
+    rows.first.get_by_role("radio", name=f"Rate {first_title} 2 stars out of 5").click()
     expect(rows.first.locator(".star-status")).to_contain_text("Saved")
     assert Rating.objects.get(user=member, movie__title=first_title).value == 2
     screenshot(page, "3-rating-history")
@@ -144,7 +142,7 @@ def test_catalogue_search_movie_page_and_model_page(
     expect(page.get_by_role("heading", name="Members' ratings")).to_be_visible()
     expect(page.get_by_role("heading", name="Similar movies")).to_be_visible()
     title = page.locator("h1").inner_text().split(" (")[0]
-    page.get_by_role("button", name=f"Rate {title} 4 stars out of 5").first.click()
+    page.get_by_role("radio", name=f"Rate {title} 4 stars out of 5").first.click()
     expect(page.locator(".stars").first).to_contain_text("Saved")
     screenshot(page, "6-movie-page")
 
@@ -190,7 +188,9 @@ def test_stars_work_without_javascript(browser, live_server, trained_committed, 
     page.get_by_role("button", name="Log in").click()
     page.goto("/movies/")
     title = page.locator(".movie-row .movie-title a").first.inner_text()
-    page.get_by_role("button", name=f"Rate {title} 3 stars out of 5").first.click()
+    page.get_by_role(
+        "button", name=f"Rate {title} 3 stars out of 5"
+    ).first.click()  # no script: buttons
     expect(page.locator(".messages")).to_contain_text(f"Saved: {title}.")
     assert Rating.objects.get(user__username="nojs", movie__title=title).value == 3
     context.close()

@@ -31,7 +31,7 @@ def test_rating_and_dismissing_a_card_keep_the_page_still(
     title = sixth.locator(".movie-title a").inner_text()
     sixth.evaluate("element => element.scrollIntoView({block: 'center'})")
     before = _where(page, sixth)
-    sixth.get_by_role("button", name=f"Rate {title} 4 stars out of 5").click()
+    sixth.get_by_role("radio", name=f"Rate {title} 4 stars out of 5").click()
     expect(sixth.locator(".star-status")).to_contain_text("Saved ★4")
     # The list's update is announced, and comes in below.
     expect(page.locator(".rec-news")).to_contain_text("1 new recommendation below")

@@ -24,13 +24,13 @@ def test_a_refused_click_shows_the_servers_message_in_place(
     first, second, third = panel_titles(page)[:3]
     for title in (first, second):
         card = card_titled(page, title).locator("xpath=ancestor::li")
-        card.get_by_role("button", name=f"Rate {title} 4 stars out of 5").click()
+        card.get_by_role("radio", name=f"Rate {title} 4 stars out of 5").click()
         expect(card.locator(".star-status")).to_contain_text("Saved ★4")  # rated, in place
     mine = Rating.objects.filter(user__username="hasty")
     assert mine.count() == 2
 
     card = card_titled(page, third).locator("xpath=ancestor::li")
-    card.get_by_role("button", name=f"Rate {third} 5 stars out of 5").click()
+    card.get_by_role("radio", name=f"Rate {third} 5 stars out of 5").click()
     expect(card.locator(".star-status")).to_have_text(WAIT)
     expect(card.locator(".star-status")).not_to_contain_text("something went wrong")
 

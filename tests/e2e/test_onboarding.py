@@ -36,7 +36,7 @@ def test_rate_three_skip_two_then_the_list_reflects_them(sized_page, trained_com
     for count, stars in enumerate((5, 4, 2), start=1):
         first = rows(page).first
         title = first.locator(".movie-title a").inner_text()
-        first.get_by_role("button", name=f"Rate {title} {stars} stars out of 5").click()
+        first.get_by_role("radio", name=f"Rate {title} {stars} stars out of 5").click()
         expect(page.get_by_test_id("progress")).to_contain_text(f"{count} of 5")
         expect(page.locator("#onboarding .movie-title a", has_text=title)).to_have_count(0)
         expect(rows(page)).to_have_count(10)  # a new movie took its place

@@ -26,11 +26,11 @@ def test_want_to_watch_from_a_card_then_rate_it_from_the_watchlist(
 
     page.get_by_role("link", name="Watchlist").click()
     htmx_ready(page)
-    rows = page.get_by_test_id("watchlist").locator(".movie-row")
+    rows = page.get_by_test_id("watchlist").locator(".poster-card")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(title)
     screenshot(page, "watchlist")
-    rows.first.get_by_role("button", name=f"Rate {title} 4 stars out of 5").click()
+    rows.first.get_by_role("radio", name=f"Rate {title} 4 stars out of 5").click()
     expect(rows.first.locator(".star-status")).to_contain_text("Saved")
     assert not WatchlistItem.objects.exists()  # watched now
     page.reload()

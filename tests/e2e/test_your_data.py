@@ -17,7 +17,7 @@ def test_download_my_data_then_delete_my_account(page, trained_committed, screen
     sign_up(page, "leaver")
     card = page.locator("#recommendations .rec-card").first
     title = card.locator(".movie-title a").inner_text()
-    card.get_by_role("button", name=f"Rate {title} 4 stars out of 5").click()
+    card.get_by_role("radio", name=f"Rate {title} 4 stars out of 5").click()
     expect(page.get_by_test_id("basis")).to_contain_text("From your 1 rating")
 
     page.get_by_role("link", name="Profile").click()

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from catalog.models import Movie
+from catalog.services import movies_generate_posters
 from gnn.bridge import registry
 from gnn.versions import versions_record_unrecorded
 
@@ -45,6 +46,9 @@ class Command(BaseCommand):
                 "seed_movielens", source=settings.MOVIELENS_SOURCE or None,
                 stdout=self.stdout, stderr=self.stderr,
             )  # fmt: skip
+        # Movies imported before posters existed, or added since without one.
+        if drawn := movies_generate_posters():
+            self.stdout.write(f"Drew posters for {drawn:,} movies without one.")
         # Folders published before versions had rows (or whose row failed).
         versions_record_unrecorded()
         served = registry.served(settings.MODELS_DIR)

@@ -10,6 +10,7 @@ from accounts.services import movielens_user_ids, users_import_movielens
 from catalog.services import (
     movielens_movie_ids,
     movies_correct_years,
+    movies_generate_posters,
     movies_import_movielens,
 )
 from core import movielens, releases
@@ -67,6 +68,8 @@ class Command(BaseCommand):
                 created = self._import(dataset, movies_only=movies_only)
         except (ValueError, KeyError) as exc:
             raise CommandError(f"import failed: {exc}. The database was not changed.") from None
+        # Files after the commit: a rolled-back import leaves none behind.
+        movies_generate_posters()
 
         elapsed = time.perf_counter() - started
         if not any(created.values()):
@@ -105,6 +108,7 @@ class Command(BaseCommand):
                         movie_stats_refresh()
         except (ValueError, KeyError, MovieLensError) as exc:
             raise CommandError(f"import failed: {exc}. The database was not changed.") from None
+        movies_generate_posters()
         parts = [f"{count:,} {name}" for name, count in created.items()]
         elapsed = time.perf_counter() - started
         self.stdout.write(self.style.SUCCESS(f"Imported {', '.join(parts)} in {elapsed:.1f} s."))

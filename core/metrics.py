@@ -32,6 +32,13 @@ REQUEST_LATENCY = Histogram(
 REQUESTS = Counter(
     "recommender_requests_total", "Requests answered, by view and status.", ["view", "status"]
 )
+EVENTS = Counter(
+    "recommender_events_total",
+    "Events (impressions, outcomes) by what became of them: queued, spooled (Redis did not "
+    "answer), refused (a member's bound), lost (could not be kept), written, discarded "
+    "(member or movie deleted), rejected (unreadable).",
+    ["kind", "outcome"],
+)
 RECOMMENDATION_LATENCY = Histogram(
     "recommender_recommendation_seconds",
     "Time of recommendations_for(), by whether the member's list was cached.",

@@ -6,6 +6,8 @@ from ninja import Field, Query, Router, Schema
 from accounts.api import MEMBER, visible_user
 from catalog.api import MovieOut, movie_out
 from core.api import AUTH_ERRORS, READ_ERRORS, ApiError, Id, Message, privileged
+from events.models import Surface
+from events.services import impression_record
 from gnn.selectors import (
     RecommendationError,
     Recommendations,
@@ -71,13 +73,16 @@ def recommendations(
     user = visible_user(request, user_id)
     try:
         query = list_query(n=n, genre=genre, decade=decade, exclude_rated=exclude_rated)
-        body = rendered_recommendations(
+        rendered = rendered_recommendations(
             user=user, query=query, render=lambda result: _recommendation_json(user.pk, result)
         )
     except RecommendationError as exc:
         raise ApiError.invalid(exc.field, exc.message, where="query") from None
+    impression_record(
+        user=user, surface=Surface.API, movie_ids=list(rendered.movie_ids), version=rendered.version
+    )
     # Rendered (and checked against the schema) once per list, not per request.
-    return HttpResponse(body, content_type="application/json; charset=utf-8")
+    return HttpResponse(rendered.body, content_type="application/json; charset=utf-8")
 
 
 def _recommendation_json(user_id: int, result: Recommendations) -> bytes:

@@ -223,6 +223,19 @@ def group_label(user) -> str:
     return f"{who} in their {age // 10 * 10}s"
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered list and what it shows (for the impression it makes)."""
+
+    body: bytes
+    movie_ids: tuple[int, ...]
+    version: str  # "" for the popularity list
+
+
+def _shown(result: Recommendations) -> tuple[tuple[int, ...], str]:
+    return tuple(item.movie.pk for item in result.items), result.model_version or ""
+
+
 def rendered_recommendations(
     *,
     user,
@@ -230,7 +243,7 @@ def rendered_recommendations(
     render: Callable[[Recommendations], bytes],
     kind: str = "json",
     shows_cached: bool = True,
-) -> bytes:
+) -> Rendered:
     """``render(recommendations_for(...))``, kept under the list's own cache key
     and ``kind`` (what the rendering is: the API's JSON, the panel's HTML), so
     it goes when the list would: a repeated request costs one cache read
@@ -245,22 +258,24 @@ def rendered_recommendations(
         # key does not name the catalogue, so their answers are not kept.
         result = _recommendations(user, engine, query)
         metrics.observe_recommendation(result.cached, time.perf_counter() - started)
-        return render(result)
-    key = f"{_cache_key(user, engine, query)}:{kind}:{query.n}"
-    body = process_state.recent_answers.get(key)
-    if body is None:
-        body = cache.get(key)
-        if body is not None:
-            process_state.recent_answers.put(key, body)
-    if body is not None:
+        return Rendered(render(result), *_shown(result))
+    key = f"{_cache_key(user, engine, query)}:{kind}:{query.n}:r2"  # r2: kept as Rendered
+    kept = process_state.recent_answers.get(key)
+    if kept is None:
+        kept = cache.get(key)
+        if kept is not None:
+            process_state.recent_answers.put(key, kept)
+    if kept is not None:
         metrics.observe_recommendation(True, time.perf_counter() - started)
-        return body
+        return kept
     result = _recommendations(user, engine, query)
     metrics.observe_recommendation(result.cached, time.perf_counter() - started)
-    kept = render(replace(result, cached=True))
+    kept = Rendered(render(replace(result, cached=True)), *_shown(result))
     cache.set(key, kept, _CACHE_SECONDS)
     process_state.recent_answers.put(key, kept)
-    return render(result) if shows_cached and not result.cached else kept
+    if shows_cached and not result.cached:
+        return Rendered(render(result), kept.movie_ids, kept.version)
+    return kept
 
 
 SIMILAR = 6

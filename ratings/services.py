@@ -16,6 +16,8 @@ from accounts.services import user_taste_changed
 from catalog.models import Movie
 from core import metrics
 from core.errors import FieldError
+from events.models import OutcomeKind
+from events.services import outcome_record
 from ratings.models import Dismissal, MemberMark, NotSeen, Rating, WatchlistItem
 from ratings.signals import rating_committed
 
@@ -114,6 +116,7 @@ def rating_set(*, user, movie: Movie, value) -> RatingWrite:
         existed = old is not None
         transaction.on_commit(lambda: metrics.rating_written("updated" if existed else "created"))
         transaction.on_commit(_announce_commit)
+        _outcome_on_commit(user, movie, OutcomeKind.RATING, value)
     if rating.pk is None:  # backends that return no id for an upsert
         rating = Rating.objects.get(user=user, movie=movie)
     return RatingWrite(rating=rating, created=not existed)
@@ -211,14 +214,27 @@ def ratings_of_deleted_movie_prepare(*, movie_id: int) -> list[int]:
     return sorted(set(raters) | set(dismissers))
 
 
-def _mark(model: type[MemberMark], *, user, movie: Movie, taste: bool) -> MemberMark:
+def _outcome_on_commit(user, movie: Movie, kind: str, value: int | None = None) -> None:
+    """An outcome event once the write is acknowledged (committed): credited
+    to the list that showed the movie, if one did lately (events.services)."""
+    transaction.on_commit(
+        lambda: outcome_record(user=user, movie_id=movie.pk, kind=kind, value=value)
+    )
+
+
+def _mark(
+    model: type[MemberMark], *, user, movie: Movie, taste: bool, outcome: str | None = None
+) -> MemberMark:
     """The member's mark of ``model`` on the movie, made once. ``taste``: the
     mark changes what they are recommended, so their taste version moves
-    (and their cached lists go) when it is new."""
+    (and their cached lists go) when it is new. ``outcome``: the event a new
+    mark records."""
     with _members_write(user):
         mark, created = model.objects.get_or_create(user=user, movie=movie)
         if created and taste:
             user_taste_changed(user_id=user.pk)
+        if created and outcome:
+            _outcome_on_commit(user, movie, outcome)
     return mark
 
 
@@ -232,7 +248,7 @@ def _unmark(model: type[MemberMark], *, user, movie: Movie, taste: bool) -> bool
 
 
 def dismissal_add(*, user, movie: Movie) -> Dismissal:
-    return _mark(Dismissal, user=user, movie=movie, taste=True)
+    return _mark(Dismissal, user=user, movie=movie, taste=True, outcome=OutcomeKind.DISMISS)
 
 
 def dismissal_remove(*, user, movie: Movie) -> bool:
@@ -244,7 +260,7 @@ def watchlist_add(*, user, movie: Movie) -> WatchlistItem:
     recommendations (their taste version moves, so cached lists go)."""
     if not movie.is_visible:
         raise RatingError("movie", "There is no such movie.")
-    return _mark(WatchlistItem, user=user, movie=movie, taste=True)
+    return _mark(WatchlistItem, user=user, movie=movie, taste=True, outcome=OutcomeKind.WATCHLIST)
 
 
 def watchlist_remove(*, user, movie: Movie) -> bool:

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "accounts",
     "catalog",
     "ratings",
+    "events",
     "gnn",
     # The composition root: cross-app pages, and the commands that span apps.
     "recommender",
@@ -226,6 +227,19 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# --- Events (impressions and outcomes) ------------------------------------------
+
+# Where events wait between a request and the database: a Redis list shared by
+# every web machine, or (empty) a spool folder under DATA_DIR; see events.queue.
+EVENTS_QUEUE_URL = env_str("EVENTS_QUEUE_URL", "")
+if EVENTS_QUEUE_URL and not EVENTS_QUEUE_URL.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured(f"EVENTS_QUEUE_URL={EVENTS_QUEUE_URL!r} must be a redis:// URL")
+EVENTS_FLUSH_SECONDS = env_int("EVENTS_FLUSH_SECONDS", 5, minimum=1)
+EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", 365, minimum=0)
+EVENTS_ATTRIBUTION_HOURS = env_int("EVENTS_ATTRIBUTION_HOURS", 24, minimum=1)
+# Per member: more in a window are refused and counted.
+EVENTS_RATE = env_str("EVENTS_RATE", "600/60")
 
 # --- Media: posters ---------------------------------------------------------
 
@@ -430,6 +444,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ROUTES = {
+    # Seconds of work every few seconds: beside the refreshes, never behind a training run.
+    "events.tasks.flush": {"queue": "refresh"},
     "gnn.tasks.train_model": {"queue": "training"},
     # Its own queue and worker: a training run never holds a refresh up.
     "gnn.tasks.refresh_serving": {"queue": "refresh"},
@@ -446,6 +462,15 @@ if RETRAIN_EVERY_HOURS:
         "task": "gnn.tasks.scheduled_retrain",
         "schedule": RETRAIN_EVERY_HOURS * 3600,
     }
+CELERY_BEAT_SCHEDULE["events-flush"] = {
+    "task": "events.tasks.flush",
+    "schedule": EVENTS_FLUSH_SECONDS,
+    "options": {"expires": EVENTS_FLUSH_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["events-retention"] = {
+    "task": "events.tasks.delete_expired",
+    "schedule": 24 * 3600,
+}
 # Expired API tokens are deleted once a day (they no longer work from the moment
 # they expire; this is their rows going).
 CELERY_BEAT_SCHEDULE["expired-tokens"] = {

@@ -12,6 +12,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from catalog.selectors import popular_movies
+from events.models import Surface
+from events.services import impression_record
 from gnn.selectors import (
     ListQuery,
     RecommendationError,
@@ -79,8 +81,18 @@ def home(request):
     if request.GET.get("refresh"):
         recommendations_refresh(user=request.user)
     recommendations = recommendations_for(user=request.user, query=query)
+    _impression(request.user, recommendations)
     context = _panel_context(query, error, recommendations)
     return render(request, "home/member.html", context, status=400 if error else 200)
+
+
+def _impression(user, recommendations) -> None:
+    impression_record(
+        user=user,
+        surface=Surface.PANEL,
+        movie_ids=[item.movie.pk for item in recommendations.items],
+        version=recommendations.model_version or "",
+    )
 
 
 @login_required
@@ -100,20 +112,24 @@ def recommendations_panel(request):
 
     secret = request.META.get("CSRF_COOKIE")
     if error or not secret:
-        response = HttpResponse(
-            panel(recommendations_for(user=request.user, query=query)),
-            status=422 if error else 200,
-        )
+        recommendations = recommendations_for(user=request.user, query=query)
+        _impression(request.user, recommendations)
+        response = HttpResponse(panel(recommendations), status=422 if error else 200)
     else:
-        response = HttpResponse(
-            rendered_recommendations(
-                user=request.user,
-                query=query,
-                render=panel,
-                kind=f"panel:{secret}",
-                shows_cached=False,
-            )
+        rendered = rendered_recommendations(
+            user=request.user,
+            query=query,
+            render=panel,
+            kind=f"panel:{secret}",
+            shows_cached=False,
         )
+        impression_record(
+            user=request.user,
+            surface=Surface.PANEL,
+            movie_ids=list(rendered.movie_ids),
+            version=rendered.version,
+        )
+        response = HttpResponse(rendered.body)
     if request.htmx and request.htmx.trigger == "panel-tools" and not error:
         # The member chose a shelf: the address bar says so (shareable, and
         # Back returns to the shelf before).

@@ -21,6 +21,7 @@ from accounts.services import (
     user_update_demographics,
 )
 from core.ratelimit import LOGIN, limited
+from events.selectors import member_events
 from ratings.selectors import dismissed_movies, member_ratings_data, taste_summary
 
 _DEMOGRAPHICS = ("age", "gender", "occupation", "zip_code")
@@ -94,6 +95,9 @@ def data_download(request):
             "last_login": user.last_login.isoformat() if user.last_login else None,
         },
         **member_ratings_data(user=user),
+        # The lists shown to them and what they did with them (events that
+        # are still queued, a few seconds' worth, come in the next download).
+        "events": member_events(user=user),
         # Every token row, expired ones too; the secrets are never stored.
         "api_tokens": api_tokens_record(user=user),
     }  # fmt: skip

@@ -11,7 +11,9 @@ from django.shortcuts import get_object_or_404, render
 from catalog.forms import CatalogueFilterForm
 from catalog.models import Movie
 from catalog.selectors import movie_search
-from gnn.selectors import movie_fit, movies_similar_to
+from events.models import OutcomeKind, Surface
+from events.services import impression_record, outcome_record
+from gnn.selectors import movie_fit, movies_similar_to, served_model
 from ratings.selectors import ratings_of_movies, watchlist_movie_ids
 
 PAGE_SIZE = 20
@@ -53,6 +55,14 @@ def movie_detail(request, movie_id: int):
     )
     similar = movies_similar_to(movie=movie)
     shown = [movie.pk, *(m.pk for m in similar)]
+    _opened_from_a_list(request, movie)
+    served = served_model()
+    impression_record(
+        user=request.user,
+        surface=Surface.SIMILAR,
+        movie_ids=[m.pk for m in similar],
+        version=served.version if served else "",
+    )
     context = {
         "movie": movie,
         "similar": similar,
@@ -69,3 +79,15 @@ def movie_detail(request, movie_id: int):
         ],
     }
     return render(request, "catalog/movie_detail.html", context)
+
+
+def _opened_from_a_list(request, movie: Movie) -> None:
+    """A card's link says which list and position it was on (``via``,
+    ``pos``): the page opening is an outcome of that list. A link edited by
+    hand is only a page view: nothing is recorded, the page is the same."""
+    via, pos = request.GET.get("via"), request.GET.get("pos", "")
+    if via not in Surface.values or not (pos.isascii() and pos.isdigit() and len(pos) <= 3):
+        return
+    outcome_record(
+        user=request.user, movie_id=movie.pk, kind=OutcomeKind.OPEN, position=int(pos) or None
+    )

@@ -9,6 +9,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from catalog.models import Movie
+from events.models import Surface
+from events.services import impression_record
 from gnn.selectors import ONBOARDING_PAGE, movies_to_ask, served_model
 from ratings import services as ratings
 from ratings.services import RatingError
@@ -28,8 +30,16 @@ def _shown_ids(values) -> list[int]:
 
 
 def _onboarding_context(request, keep, error: str = "") -> dict:
+    movies = movies_to_ask(user=request.user, keep=keep)
+    served = served_model()
+    impression_record(
+        user=request.user,
+        surface=Surface.ONBOARDING,
+        movie_ids=[m.pk for m in movies],
+        version=served.version if served else "",
+    )
     return {
-        "movies": movies_to_ask(user=request.user, keep=keep),
+        "movies": movies,
         "rated_count": request.user.ratings.count(),
         "goal": ONBOARDING_GOAL,
         "chosen": served_model() is not None,

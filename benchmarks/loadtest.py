@@ -218,6 +218,8 @@ def check_ratings(ack_files: list[Path], env: dict) -> str:
     acknowledged: dict[str, dict[str, int]] = {}
     for base in ack_files:
         for file in sorted(base.parent.glob(base.name + ".*")):
+            if not file.name.removeprefix(base.name + ".").isdigit():
+                continue  # a locust process's .uncertain or .lists file
             for user, ratings in json.loads(file.read_text()).items():
                 acknowledged.setdefault(user, {}).update(ratings)
     script = (
@@ -246,6 +248,38 @@ def check_ratings(ack_files: list[Path], env: dict) -> str:
         f"{len(wanted)} acknowledged ratings; in the database: {len(stored)}; "
         f"missing {len(missing)}, wrong value {len(wrong)}, unacknowledged {len(extra)}, "
         f"duplicated {duplicates}"
+    )
+
+
+def check_impressions(ack_files: list[Path], env: dict) -> str:
+    """Every recommendation list answered 200 must be one impression in the
+    database once the events are flushed: none lost, none doubled."""
+    served: dict[str, int] = {}
+    for base in ack_files:
+        for file in sorted(base.parent.glob(base.name + ".*.lists")):
+            for user, count in json.loads(file.read_text()).items():
+                served[user] = served.get(user, 0) + count
+    script = (
+        "import json,sys\n"
+        "from django.db.models import Count\n"
+        "from events.models import Impression\n"
+        "from events.services import events_flush\n"
+        "events_flush()\n"
+        "wanted=json.loads(sys.stdin.read())\n"
+        "rows=Impression.objects.filter(user__username__in=wanted, surface__in=['panel','api'])"
+        ".values_list('user__username').annotate(n=Count('pk'))\n"
+        "print(json.dumps(dict(rows)))\n"
+    )
+    found = subprocess.run(
+        [PY, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, input=json.dumps(list(served)),
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    written = json.loads(found.strip().splitlines()[-1])
+    missing = sum(max(0, n - written.get(u, 0)) for u, n in served.items())
+    extra = sum(max(0, written.get(u, 0) - n) for u, n in served.items())
+    return (
+        f"{sum(served.values())} lists served to {len(served)} members; impressions written "
+        f"{sum(written.values())}; missing {missing}, extra {extra}"
     )
 
 
@@ -337,6 +371,7 @@ def main() -> None:
         for log in logs:
             log.close()
     print("ratings: " + check_ratings(ack_files, env))
+    print("impressions: " + check_impressions(ack_files, env))
     shutil.rmtree(work, ignore_errors=True)
 
 

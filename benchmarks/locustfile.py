@@ -51,6 +51,17 @@ def acknowledge(username: str, movie_id: int, value: int | None) -> None:
             mine[str(movie_id)] = value
 
 
+# Recommendation lists answered 200 per member (the panel, the home page, the
+# API): each must become one impression (loadtest.py counts them afterwards).
+_lists: dict[str, int] = {}
+
+
+def served_list(username: str, response) -> None:
+    if response.status_code == 200:
+        with _lock:
+            _lists[username] = _lists.get(username, 0) + 1
+
+
 def uncertain(username: str, movie_id: int, value: int) -> None:
     with _lock:
         _uncertain.setdefault(username, {}).setdefault(str(movie_id), []).append(value)
@@ -70,6 +81,8 @@ def _write_acknowledged(**_kwargs):
             json.dump(_acknowledged, handle)
         with _lock, open(ACK_FILE + ".uncertain", "w") as handle:
             json.dump(_uncertain, handle)
+        with _lock, open(ACK_FILE + ".lists", "w") as handle:
+            json.dump(_lists, handle)
 
 
 _events = open(EVENTS_FILE, "a", buffering=1) if EVENTS_FILE else None  # noqa: SIM115
@@ -123,6 +136,8 @@ class _Browser(HttpUser):
 
     def _csrf_from_home(self) -> None:
         home = self.client.get("/", name="home page")
+        if getattr(self, "username", None):
+            served_list(self.username, home)
         match = _CSRF.search(home.text)
         self.csrf = match.group(1) if match else ""
 
@@ -144,7 +159,12 @@ class Member(_Browser):
 
     @task(4)
     def recommendations(self):
-        self.client.get("/recommendations/", headers=self._htmx(), name="recommendations (partial)")
+        served_list(
+            self.username,
+            self.client.get(
+                "/recommendations/", headers=self._htmx(), name="recommendations (partial)"
+            ),
+        )
 
     @task(3)
     def rate(self):
@@ -254,7 +274,12 @@ class ApiClient(_ApiMember):
 
     @task(4)
     def recommendations(self):
-        self.client.get(f"/api/recommendations/{self.user_id}?n=10", name="API recommendations")
+        served_list(
+            self.username,
+            self.client.get(
+                f"/api/recommendations/{self.user_id}?n=10", name="API recommendations"
+            ),
+        )
 
     @task(3)
     def write(self):

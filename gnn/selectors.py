@@ -162,14 +162,30 @@ def _engine() -> Engine | None:
     return get_service().engine()
 
 
+POPULARITY = "popularity"  # a ranker that is no model: the most liked movies
+
+
+def _engine_for(version: str | None) -> Engine | None:
+    """The engine that ranks for ``version`` (an experiment's arm): None for
+    the popularity list; the current one when ``version`` is None or is not
+    held (yet) by this process. The list says which version ranked it."""
+    if version == POPULARITY:
+        return None
+    service = get_service()
+    return (service.engine(version) if version else None) or service.engine()
+
+
 TOP_10 = ListQuery()
 
 
-def recommendations_for(*, user, query: ListQuery = TOP_10) -> Recommendations:
+def recommendations_for(
+    *, user, query: ListQuery = TOP_10, version: str | None = None
+) -> Recommendations:
     """Top ``query.n`` movies for a member (cold or warm: the same path), of
-    the query's shelf only when it names a genre or decade."""
+    the query's shelf only when it names a genre or decade; ranked by
+    ``version`` (an experiment's arm, or POPULARITY) when given."""
     started = time.perf_counter()
-    result = _recommendations(user, _engine(), query)
+    result = _recommendations(user, _engine_for(version), query)
     metrics.observe_recommendation(result.cached, time.perf_counter() - started)
     return result
 
@@ -243,6 +259,7 @@ def rendered_recommendations(
     render: Callable[[Recommendations], bytes],
     kind: str = "json",
     shows_cached: bool = True,
+    version: str | None = None,
 ) -> Rendered:
     """``render(recommendations_for(...))``, kept under the list's own cache key
     and ``kind`` (what the rendering is: the API's JSON, the panel's HTML), so
@@ -252,7 +269,7 @@ def rendered_recommendations(
     reports itself, so a computed list is rendered twice; one that does not
     (the panel) is rendered once."""
     started = time.perf_counter()
-    engine = _engine()
+    engine = _engine_for(version)
     if engine is None:
         # Popularity lists drop hidden movies at read time, by a query; their
         # key does not name the catalogue, so their answers are not kept.

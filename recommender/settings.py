@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "ratings",
     "events",
     "gnn",
+    "experiments",
     # The composition root: cross-app pages, and the commands that span apps.
     "recommender",
 ]

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from catalog.selectors import popular_movies
 from events.models import Surface
 from events.services import impression_record
+from experiments.selectors import assignment_for
 from gnn.selectors import (
     ListQuery,
     RecommendationError,
@@ -80,18 +81,25 @@ def home(request):
     query, error = _panel_query(request)
     if request.GET.get("refresh"):
         recommendations_refresh(user=request.user)
-    recommendations = recommendations_for(user=request.user, query=query)
-    _impression(request.user, recommendations)
+    assignment = assignment_for(user=request.user, surface=Surface.PANEL)
+    recommendations = recommendations_for(
+        user=request.user, query=query, version=assignment.version if assignment else None
+    )
+    _impression(request.user, assignment, [i.movie.pk for i in recommendations.items],
+                recommendations.model_version)  # fmt: skip
     context = _panel_context(query, error, recommendations)
     return render(request, "home/member.html", context, status=400 if error else 200)
 
 
-def _impression(user, recommendations) -> None:
+def _impression(user, assignment, movie_ids: list[int], version: str | None) -> None:
+    """The list shown, with the experiment's arm that chose its ranker."""
     impression_record(
         user=user,
         surface=Surface.PANEL,
-        movie_ids=[item.movie.pk for item in recommendations.items],
-        version=recommendations.model_version or "",
+        movie_ids=movie_ids,
+        version=version or "",
+        arm=assignment.arm if assignment else "",
+        experiment_id=assignment.experiment.pk if assignment else None,
     )
 
 
@@ -111,9 +119,12 @@ def recommendations_panel(request):
         return render_to_string("home/member.html#panel", context, request).encode()
 
     secret = request.META.get("CSRF_COOKIE")
+    assignment = assignment_for(user=request.user, surface=Surface.PANEL)
+    version = assignment.version if assignment else None
     if error or not secret:
-        recommendations = recommendations_for(user=request.user, query=query)
-        _impression(request.user, recommendations)
+        recommendations = recommendations_for(user=request.user, query=query, version=version)
+        _impression(request.user, assignment, [i.movie.pk for i in recommendations.items],
+                    recommendations.model_version)  # fmt: skip
         response = HttpResponse(panel(recommendations), status=422 if error else 200)
     else:
         rendered = rendered_recommendations(
@@ -122,13 +133,9 @@ def recommendations_panel(request):
             render=panel,
             kind=f"panel:{secret}",
             shows_cached=False,
+            version=version,
         )
-        impression_record(
-            user=request.user,
-            surface=Surface.PANEL,
-            movie_ids=list(rendered.movie_ids),
-            version=rendered.version,
-        )
+        _impression(request.user, assignment, list(rendered.movie_ids), rendered.version)
         response = HttpResponse(rendered.body)
     if request.htmx and request.htmx.trigger == "panel-tools" and not error:
         # The member chose a shelf: the address bar says so (shareable, and

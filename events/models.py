@@ -41,6 +41,8 @@ class Impression(models.Model):
     arm = models.CharField(max_length=32, blank=True)
     experiment_id = models.PositiveIntegerField(null=True, blank=True)
     movie_ids = models.JSONField(help_text="Movie pks in the order shown.")
+    # An interleaved list: the team ("a" or "b") that placed each position.
+    teams = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

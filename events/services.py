@@ -76,7 +76,7 @@ def _allowed(kind: str, user_id: int) -> bool:
 
 def impression_record(
     *, user, surface: str, movie_ids: list[int], version: str = "", arm: str = "",
-    experiment_id: int | None = None,
+    experiment_id: int | None = None, teams: list[str] | None = None,
 ) -> str | None:  # fmt: skip
     """A list shown to a member: its list id (for the cards' links), or None
     when nothing is recorded (a visitor, an empty list, the member's bound)."""
@@ -90,7 +90,7 @@ def impression_record(
     event = {
         "t": "impression", "id": list_id, "user": user.pk, "at": timezone.now().isoformat(),
         "surface": surface, "version": version or "", "arm": arm or "",
-        "experiment": experiment_id, "movies": [int(m) for m in movie_ids],
+        "experiment": experiment_id, "movies": [int(m) for m in movie_ids], "teams": teams,
     }  # fmt: skip
     if not _push("impression", event):
         return None
@@ -205,6 +205,7 @@ def _write(lines: list[bytes], counts: dict[str, int]) -> None:
             version=e["version"],
             arm=e["arm"],
             experiment_id=e.get("experiment"),
+            teams=e.get("teams"),
             movie_ids=e["movies"],
             created_at=datetime.fromisoformat(e["at"]),
         )

@@ -5,7 +5,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from experiments.models import POPULARITY, Experiment
-from experiments.selectors import results
+from experiments.selectors import interleaving_results, results
 from experiments.services import (
     experiment_check,
     experiment_promote,
@@ -98,6 +98,13 @@ class ExperimentAdmin(admin.ModelAdmin):
     def results_table(self, experiment):
         if not experiment.pk:
             return "Results appear once members have seen the arms."
+        if experiment.method == "interleave":
+            return mark_safe(
+                render_to_string(
+                    "experiments/interleaving.html",
+                    {"experiment": experiment, "r": interleaving_results(experiment)},
+                )
+            )
         found = results(experiment)
         # A template: every value in it is autoescaped.
         return mark_safe(

@@ -7,7 +7,7 @@ POPULARITY = "popularity"  # the sanity arm: the most liked movies, not a model
 
 class Method(models.TextChoices):
     AB = "ab", "A/B split"
-    INTERLEAVE = "interleave", "Interleaving (not yet available)"
+    INTERLEAVE = "interleave", "Team-draft interleaving (both arms in one list)"
 
 
 class ExperimentSurface(models.TextChoices):

@@ -3,9 +3,10 @@ compare (from the events)."""
 
 from __future__ import annotations
 
+import random
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from django.utils import timezone
@@ -13,7 +14,9 @@ from django.utils import timezone
 from events.models import Impression, Outcome
 from experiments import statistics
 from experiments.assignment import arm_of
-from experiments.models import Experiment
+from experiments.interleaving import team_draft
+from experiments.models import Experiment, Method
+from gnn.selectors import recommendations_for
 
 # A web process looks for running experiments at most this often: one query
 # per process every few seconds, none per request.
@@ -39,13 +42,23 @@ def running_experiments_forget() -> None:
     _running["until"] = 0.0
 
 
+INTERLEAVED = "interleaved"  # the arm of every member of an interleaving experiment
+
+
 @dataclass(frozen=True)
 class Assignment:
     experiment: Experiment
-    arm: str  # "a" or "b"
+    arm: str  # "a", "b", or INTERLEAVED
 
     @property
-    def version(self) -> str:
+    def interleaved(self) -> bool:
+        return self.arm == INTERLEAVED
+
+    @property
+    def version(self) -> str | None:
+        """The ranker of the member's list (None: both, interleaved)."""
+        if self.interleaved:
+            return None
         return self.experiment.version_a if self.arm == "a" else self.experiment.version_b
 
 
@@ -58,7 +71,20 @@ def assignment_for(*, user, surface: str) -> Assignment | None:
     if experiment is None:
         return None
     arm = arm_of(experiment.pk, user.pk, experiment.share)
-    return Assignment(experiment, arm) if arm else None
+    if arm is None:
+        return None
+    return Assignment(experiment, INTERLEAVED if experiment.method == Method.INTERLEAVE else arm)
+
+
+def interleaved_recommendations(*, user, query, experiment: Experiment):
+    """(recommendations, teams): arms A's and B's lists team-drafted into
+    one (experiments.interleaving), a fresh coin for every list."""
+    a = recommendations_for(user=user, query=query, version=experiment.version_a)
+    b = recommendations_for(user=user, query=query, version=experiment.version_b)
+    items = {"a": {i.movie.pk: i for i in a.items}, "b": {i.movie.pk: i for i in b.items}}
+    picked, teams = team_draft(list(items["a"]), list(items["b"]), query.n, random.Random())
+    merged = [items[team][movie] for movie, team in zip(picked, teams, strict=True)]
+    return replace(a, items=merged), teams
 
 
 # --- Results ------------------------------------------------------------------
@@ -91,6 +117,53 @@ class Results:
     difference: statistics.Interval | None  # B - A, ratings per member
     planned_per_arm: int | None
     verdict: str
+
+
+@dataclass(frozen=True)
+class InterleavingResults:
+    members: int  # members shown an interleaved list
+    wins_a: int  # members whose clicks and ratings went more to A's picks
+    wins_b: int
+    ties: int
+    p_value: float | None  # the sign test's, two-sided
+    planned: int | None  # members with a preference needed
+    verdict: str
+
+
+def interleaving_results(experiment: Experiment) -> InterleavingResults:
+    """Credit per member: pages opened and ratings on each team's positions;
+    a member prefers the team with more; a sign test over members."""
+    shown = Impression.objects.filter(experiment_id=experiment.pk, arm=INTERLEAVED)
+    lists = {
+        pk: (user_id, teams) for pk, user_id, teams in shown.values_list("id", "user_id", "teams")
+    }
+    credit: dict[int, dict[str, int]] = {user: {"a": 0, "b": 0} for user, _ in lists.values()}
+    outcomes = Outcome.objects.filter(
+        list_id__in=list(lists), kind__in=["open", "rating"], position__isnull=False
+    ).values_list("list_id", "position")
+    for list_id, position in outcomes.iterator():
+        user_id, teams = lists[list_id]
+        if teams and 1 <= position <= len(teams):
+            credit[user_id][teams[position - 1]] += 1
+    wins_a = sum(c["a"] > c["b"] for c in credit.values())
+    wins_b = sum(c["b"] > c["a"] for c in credit.values())
+    ties = len(credit) - wins_a - wins_b
+    p_value = statistics.sign_test(wins_a, wins_b)
+    planned = statistics.planned_members_interleaving(experiment.mde)
+    if planned is None:
+        verdict = "Set an effect between 0 and 1 to plan the sample."
+    elif wins_a + wins_b < planned:
+        verdict = (
+            f"Collecting: {wins_a + wins_b:,} of the {planned:,} members with a preference "
+            "needed (no verdict before then)."
+        )
+    elif p_value is not None and p_value < statistics.ALPHA:
+        verdict = (
+            f"Members prefer arm {'B' if wins_b > wins_a else 'A'} (sign test p = {p_value:.3g})."
+        )
+    else:
+        verdict = f"No preference detected at the planned size (p = {p_value:.3g})."
+    return InterleavingResults(len(credit), wins_a, wins_b, ties, p_value, planned, verdict)
 
 
 def results(experiment: Experiment) -> Results:

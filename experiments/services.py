@@ -28,8 +28,8 @@ def experiment_check(experiment: Experiment) -> None:
         errors["version_b"] = f"Choose a published version, or “{POPULARITY}”."
     if experiment.version_a == experiment.version_b:
         errors["version_b"] = "Arm B must differ from arm A."
-    if experiment.method != Method.AB:
-        errors["method"] = "Interleaving is not available yet; use an A/B split."
+    if experiment.method == Method.INTERLEAVE and experiment.mde >= 1:
+        errors["mde"] = "For interleaving, the effect is a preference margin below 1 (0.2: 60/40)."
     if experiment.ends_at and experiment.ends_at <= experiment.starts_at:
         errors["ends_at"] = "The end must come after the start."
     clash = (

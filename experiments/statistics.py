@@ -68,6 +68,26 @@ def difference_interval(a, b, seed: int = 0) -> Interval | None:
     return _interval(b.mean() - a.mean(), draws)
 
 
+def sign_test(wins_a: int, wins_b: int) -> float | None:
+    """Two-sided p-value of an exact sign test: members who preferred A vs
+    those who preferred B (ties left out), under "no preference" (p = 1/2)."""
+    from scipy.stats import binomtest
+
+    n = wins_a + wins_b
+    return float(binomtest(wins_b, n, 0.5).pvalue) if n else None
+
+
+def planned_members_interleaving(margin: float) -> int | None:
+    """Members with a preference needed for the sign test to find, with
+    probability POWER at ALPHA, a preference share of 1/2 + ``margin``/2
+    (``margin``: B's wins minus A's, as a share of members with a preference)."""
+    if not 0 < margin < 1:
+        return None
+    p = 0.5 + margin / 2
+    z_a, z_b = NormalDist().inv_cdf(1 - ALPHA / 2), NormalDist().inv_cdf(POWER)
+    return math.ceil(((z_a * 0.5 + z_b * math.sqrt(p * (1 - p))) / (p - 0.5)) ** 2)
+
+
 def planned_members_per_arm(sd: float, mean: float, mde: float) -> int | None:
     """Members per arm for a two-sided test at ALPHA to find a relative
     change ``mde`` of ``mean`` with probability POWER, for a per-member

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from catalog.selectors import popular_movies
 from events.models import Surface
 from events.services import impression_record
-from experiments.selectors import assignment_for
+from experiments.selectors import assignment_for, interleaved_recommendations
 from gnn.selectors import (
     ListQuery,
     RecommendationError,
@@ -82,16 +82,30 @@ def home(request):
     if request.GET.get("refresh"):
         recommendations_refresh(user=request.user)
     assignment = assignment_for(user=request.user, surface=Surface.PANEL)
-    recommendations = recommendations_for(
-        user=request.user, query=query, version=assignment.version if assignment else None
-    )
-    _impression(request.user, assignment, [i.movie.pk for i in recommendations.items],
-                recommendations.model_version)  # fmt: skip
+    recommendations = _member_list(request, query, assignment)
     context = _panel_context(query, error, recommendations)
     return render(request, "home/member.html", context, status=400 if error else 200)
 
 
-def _impression(user, assignment, movie_ids: list[int], version: str | None) -> None:
+def _member_list(request, query: ListQuery, assignment):
+    """The member's list, ranked by their arm's version (or interleaved),
+    and its impression recorded."""
+    teams = None
+    if assignment and assignment.interleaved:
+        recommendations, teams = interleaved_recommendations(
+            user=request.user, query=query, experiment=assignment.experiment
+        )
+        version = f"{assignment.experiment.version_a}+{assignment.experiment.version_b}"
+    else:
+        version = assignment.version if assignment else None
+        recommendations = recommendations_for(user=request.user, query=query, version=version)
+        version = recommendations.model_version
+    _impression(request.user, assignment, [i.movie.pk for i in recommendations.items], version,
+                teams)  # fmt: skip
+    return recommendations
+
+
+def _impression(user, assignment, movie_ids: list[int], version: str | None, teams=None) -> None:
     """The list shown, with the experiment's arm that chose its ranker."""
     impression_record(
         user=user,
@@ -100,6 +114,7 @@ def _impression(user, assignment, movie_ids: list[int], version: str | None) -> 
         version=version or "",
         arm=assignment.arm if assignment else "",
         experiment_id=assignment.experiment.pk if assignment else None,
+        teams=teams,
     )
 
 
@@ -121,10 +136,9 @@ def recommendations_panel(request):
     secret = request.META.get("CSRF_COOKIE")
     assignment = assignment_for(user=request.user, surface=Surface.PANEL)
     version = assignment.version if assignment else None
-    if error or not secret:
-        recommendations = recommendations_for(user=request.user, query=query, version=version)
-        _impression(request.user, assignment, [i.movie.pk for i in recommendations.items],
-                    recommendations.model_version)  # fmt: skip
+    if error or not secret or (assignment and assignment.interleaved):
+        # Interleaved lists are drawn afresh each time: never a kept rendering.
+        recommendations = _member_list(request, query, assignment)
         response = HttpResponse(panel(recommendations), status=422 if error else 200)
     else:
         rendered = rendered_recommendations(

@@ -20,8 +20,14 @@ from events.models import Impression
 from events.services import events_flush
 from experiments import statistics
 from experiments.assignment import arm_of
+from experiments.interleaving import team_draft
 from experiments.models import POPULARITY, Experiment
-from experiments.selectors import assignment_for, results, running_experiments_forget
+from experiments.selectors import (
+    assignment_for,
+    interleaving_results,
+    results,
+    running_experiments_forget,
+)
 from experiments.services import experiment_save
 from gnn.bridge import registry
 from tests.conftest import train_quickly
@@ -171,3 +177,60 @@ def test_promote_needs_its_permissions_and_serves_the_arm_to_everyone(
     assert registry.served_versions(settings.MODELS_DIR) == (challenger,)
     experiment.refresh_from_db()
     assert experiment.promoted == challenger and experiment.stopped_at is not None
+
+
+def test_team_draft_keeps_each_rankers_order_and_balances_the_teams():
+    import random
+
+    a, b = [1, 2, 3, 4, 5, 6], [3, 7, 1, 8, 9, 2]
+    for seed in range(20):
+        picked, teams = team_draft(a, b, 6, random.Random(seed))
+        assert len(set(picked)) == 6
+        for k in range(1, 7):  # after any number of picks, the teams differ by at most one
+            assert abs(teams[:k].count("a") - teams[:k].count("b")) <= 1
+        for team, ranking in (("a", a), ("b", b)):
+            mine = [m for m, t in zip(picked, teams, strict=True) if t == team]
+            assert mine == sorted(mine, key=ranking.index)  # each team in its own order
+    assert team_draft([1], [1], 5, random.Random(0))[0] == [1]  # both exhausted: stop
+
+
+def test_the_sign_test_matches_the_binomial_by_hand():
+    # 8 of 10 members prefer B: P(X >= 8) * 2 = 2 * (45 + 10 + 1) / 1024 = 0.109375.
+    assert statistics.sign_test(2, 8) == pytest.approx(0.109375)
+    assert statistics.sign_test(0, 0) is None
+    assert statistics.planned_members_interleaving(0.2) > statistics.planned_members_interleaving(
+        0.4
+    )
+
+
+def test_an_interleaving_experiment_credits_the_team_that_placed_what_members_open(
+    client, trained, staff, django_user_model
+):
+    running_experiments_forget()
+    experiment = experiment_save(
+        experiment=Experiment(
+            name="interleaved", method="interleave", version_a=trained, version_b=POPULARITY
+        )
+    )
+    credited = {"a": 0, "b": 0}
+    for i in range(6):
+        member = django_user_model.objects.create_user(
+            username=f"i{i}", password="x" * 12, age=30, gender="M", occupation="writer"
+        )
+        client.force_login(member)
+        page = client.get(reverse("home"))
+        shown = [item.movie.pk for item in page.context["recommendations"].items]
+        assert len(shown) == 10 and len(set(shown)) == 10
+        client.get(reverse("catalog:detail", args=[shown[0]]), {"via": "panel", "pos": "1"})
+    events_flush()
+    for impression in Impression.objects.filter(experiment_id=experiment.pk):
+        assert impression.arm == "interleaved" and len(impression.teams) == 10
+        credited[impression.teams[0]] += 1
+    found = interleaving_results(experiment)
+    assert found.members == 6
+    assert (found.wins_a, found.wins_b) == (credited["a"], credited["b"])
+    assert found.p_value == pytest.approx(statistics.sign_test(credited["a"], credited["b"]))
+    client.force_login(staff)
+    page = client.get(reverse("admin:experiments_experiment_change", args=[experiment.pk]))
+    assert "Members shown an interleaved list" in page.text and found.verdict in page.text
+    running_experiments_forget()

@@ -26,8 +26,8 @@ def experiment_check(experiment: Experiment) -> None:
         errors["version_a"] = "Choose a published version that is still on disk."
     if experiment.version_b != POPULARITY and experiment.version_b not in servable:
         errors["version_b"] = f"Choose a published version, or “{POPULARITY}”."
-    if experiment.version_a == experiment.version_b:
-        errors["version_b"] = "Arm B must differ from arm A."
+    # A version in both arms is allowed: an A/A test checks the pipeline and
+    # the statistics (it should find nothing).
     if experiment.method == Method.INTERLEAVE and experiment.mde >= 1:
         errors["mde"] = "For interleaving, the effect is a preference margin below 1 (0.2: 60/40)."
     if experiment.ends_at and experiment.ends_at <= experiment.starts_at:

@@ -19,10 +19,11 @@ Three real passes (A/A with one version in both arms, A/B model against the
 popularity list, interleaving of the same pair) record per-member outcomes;
 the runs then redraw from them: A/A reassigns the arms by a fresh
 experiment's hash in each run (no retraining), A/B and interleaving draw
-members of a given total from their pass, and each run is judged by the
-site's own statistics (experiments.statistics: the member-level bootstrap
-interval of B - A on ratings of recommended movies per member; the sign test
-for interleaving).
+members of a given total from their pass with replacement (a bootstrap of
+the population the pass sampled; totals beyond the pass's size
+extrapolate), and each run is judged by the site's own statistics
+(experiments.statistics: the member-level bootstrap interval of B - A on
+ratings of recommended movies per member; the sign test for interleaving).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-GRID = (100, 200, 400, 800, 1200, 1600)
+GRID = (100, 200, 400, 800, 1600, 3200, 6400, 12800)
 OPEN_AT_FIRST = 0.6
 MDE = 0.2  # the relative change the planned size is for (ratings per member)
 
@@ -263,11 +264,9 @@ def _runs(aa, ab, il, options, rng) -> dict:
     whole_interval = statistics.difference_interval(whole["a"], whole["b"])
     ab_power, ab_any = {}, {}
     for total in GRID:
-        if total > len(ab_users):
-            break
         wins = either = 0
         for run in range(options["runs"]):
-            chosen = rng.choice(len(ab_users), total, replace=False)
+            chosen = rng.choice(len(ab_users), total, replace=True)
             a = [ab_users[i]["ratings"] for i in chosen if ab_users[i]["arm"] == "a"]
             b = [ab_users[i]["ratings"] for i in chosen if ab_users[i]["arm"] == "b"]
             interval = statistics.difference_interval(a, b, seed=run)
@@ -281,11 +280,9 @@ def _runs(aa, ab, il, options, rng) -> dict:
     il_users = list(il["members"].values())
     il_power = {}
     for total in GRID:
-        if total > len(il_users):
-            break
         wins = 0
         for _run in range(options["runs"]):
-            chosen = rng.choice(len(il_users), total, replace=False)
+            chosen = rng.choice(len(il_users), total, replace=True)
             wins_a = sum(il_users[i]["a"] > il_users[i]["b"] for i in chosen)
             wins_b = sum(il_users[i]["b"] > il_users[i]["a"] for i in chosen)
             p = statistics.sign_test(wins_a, wins_b)

@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from experiments.models import POPULARITY, Experiment, Method
@@ -35,7 +36,7 @@ def experiment_check(experiment: Experiment) -> None:
     clash = (
         Experiment.objects.filter(surface=experiment.surface, stopped_at=None)
         .exclude(pk=experiment.pk)
-        .filter(models_overlap(experiment))
+        .filter(_overlapping(experiment))
         .first()
     )
     if clash is not None:
@@ -46,9 +47,8 @@ def experiment_check(experiment: Experiment) -> None:
         raise ValidationError(errors)
 
 
-def models_overlap(experiment: Experiment):
-    from django.db.models import Q
-
+def _overlapping(experiment: Experiment) -> Q:
+    """Experiments whose time overlaps ``experiment``'s."""
     ends_after_start = Q(ends_at=None) | Q(ends_at__gt=experiment.starts_at)
     if experiment.ends_at is None:
         return ends_after_start
